@@ -1,0 +1,452 @@
+"""Configuration: ``bootstrap`` arguments and ``OTEL_*`` variables -> settings; the mode.
+
+Import cost is part of the contract: this module imports only ``os`` and ``sys``
+(both loaded by every interpreter before ``site``). Everything else is imported
+inside the function that needs it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+    from typing import Any, NoReturn, Union
+
+    ExporterSpec = Union[str, Any, Callable[[], Any], None]
+    CaptureSpec = Union[bool, Callable[[str, Any], bool]]
+
+MODES = ("on", "off", "test", "auto")
+EXPORTERS = ("otlp", "console", "none")
+PROTOCOLS = ("http/protobuf", "grpc")
+
+#: Parameter names whose values are never captured (matched as lower-case substrings).
+DEFAULT_REDACT = (
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "auth",
+    "credential",
+    "cookie",
+    "session",
+    "private_key",
+)
+
+# The package each exporter needs, and the extra that installs it.
+_EXPORTER_PACKAGES = {
+    "http/protobuf": ("opentelemetry/exporter/otlp/proto/http", "otlp"),
+    "grpc": ("opentelemetry/exporter/otlp/proto/grpc", "grpc"),
+}
+
+
+class Settings:
+    """What ``bootstrap`` recorded. Unset values fall back to ``OTEL_*`` at activation."""
+
+    __slots__ = (
+        "capture_args",
+        "endpoint",
+        "exporter",
+        "flush_timeout",
+        "headers",
+        "instrument",
+        "mode",
+        "protocol",
+        "redact",
+        "resource_attributes",
+        "service_name",
+        "span_prefix",
+    )
+
+    def __init__(self) -> None:
+        self.service_name: str | None = None
+        self.exporter: ExporterSpec = None
+        self.endpoint: str | None = None
+        self.protocol: str | None = None
+        self.headers: dict[str, str] | None = None
+        self.resource_attributes: dict[str, Any] | None = None
+        self.instrument: tuple[str, ...] = ()
+        self.flush_timeout: float = 1.0
+        self.span_prefix: str = "cli."
+        self.capture_args: CaptureSpec = True
+        self.redact: tuple[str, ...] = DEFAULT_REDACT
+        self.mode: str | None = None
+
+    def copy(self) -> Settings:
+        new = Settings()
+        for name in self.__slots__:
+            setattr(new, name, getattr(self, name))
+        return new
+
+    def effective_flush_timeout(self) -> float:
+        """``LAZYOTEL_FLUSH_TIMEOUT`` wins over the argument; a malformed value is ignored."""
+        raw = os.environ.get("LAZYOTEL_FLUSH_TIMEOUT", "").strip()
+        if raw:
+            try:
+                value = float(raw)
+            except ValueError:
+                value = -1.0
+            if 0 <= value < float("inf"):
+                return value
+            warn_once(
+                "LAZYOTEL_FLUSH_TIMEOUT=%r is not a number of seconds >= 0; using %s",
+                raw,
+                self.flush_timeout,
+            )
+        return self.flush_timeout
+
+
+class State:
+    """The per-call switch. ``bypass`` is the only thing a bypassed call reads."""
+
+    __slots__ = ("bypass", "closed", "forced", "mode", "real", "resolved")
+
+    def __init__(self) -> None:
+        self.bypass = False  # True only once the mode is known to be off or test
+        self.resolved = False
+        self.mode = "on"
+        self.forced = 0  # > 0 while lazyotel.testing turns tracing on inside a test
+        self.closed = False  # after shutdown() or a failed activation: untraced for the run
+        self.real = False  # lazyotel.testing.enabled(): build the real pipeline despite the mode
+
+
+SETTINGS = Settings()
+STATE = State()
+
+
+# -- logging, without importing ``logging`` until something is said ---------------------------
+
+_warned = False
+
+
+def logger() -> Any:
+    import logging
+
+    return logging.getLogger("lazyotel")
+
+
+def warn_once(msg: str, *args: object) -> None:
+    """The one warning a run may give; later ones go to debug so a CLI's stderr stays clean."""
+    global _warned
+    log = logger()
+    if _warned:
+        log.debug(msg, *args)
+        return
+    _warned = True
+    log.warning(msg, *args)
+
+
+def debug(msg: str, *args: object) -> None:
+    logger().debug(msg, *args)
+
+
+# -- mode ---------------------------------------------------------------------------------------
+
+
+def under_pytest() -> bool:
+    """True in a pytest process and in the processes it starts.
+
+    pytest >= 8.2 sets ``PYTEST_VERSION`` for the whole session (before plugins and conftests
+    load, so collection is covered) and every version sets ``PYTEST_CURRENT_TEST`` per test
+    phase; children inherit both. ``_pytest.main`` covers older pytest during collection.
+    """
+    env = os.environ
+    return "PYTEST_VERSION" in env or "PYTEST_CURRENT_TEST" in env or "_pytest.main" in sys.modules
+
+
+def resolve_mode() -> str:
+    """Environment first (operators can always switch telemetry off), then code, then auto."""
+    env = os.environ
+    raw = env.get("LAZYOTEL_MODE", "").strip().lower()
+    if raw in ("on", "off", "test"):
+        return raw
+    if raw not in ("", "auto"):
+        warn_once("LAZYOTEL_MODE=%r is not one of on, off, test, auto; ignoring it", raw)
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return "off"
+    if env.get("OTEL_TRACES_EXPORTER", "").strip().lower() == "none":
+        return "off"
+    if SETTINGS.mode in ("on", "off", "test"):
+        return SETTINGS.mode  # type: ignore[return-value]
+    return "test" if under_pytest() else "on"
+
+
+def refresh() -> bool:
+    """Recompute the cached mode and the bypass switch; return ``bypass``."""
+    STATE.mode = resolve_mode()
+    STATE.resolved = True
+    STATE.bypass = STATE.closed or (STATE.mode != "on" and not STATE.forced)
+    return STATE.bypass
+
+
+def invalidate() -> None:
+    """Forget the cached mode: the next traced call resolves it again."""
+    STATE.resolved = False
+    STATE.bypass = False
+
+
+def mode() -> str:
+    """Return the mode in force: ``"on"``, ``"off"`` or ``"test"``.
+
+    The decision is cached after the first traced call (so a bypassed call pays one bool
+    check); ``bootstrap(mode=...)`` and ``lazyotel.testing.reset()`` recompute it.
+    """
+    if not STATE.resolved:
+        refresh()
+    return STATE.mode
+
+
+# -- validation -----------------------------------------------------------------------------------
+
+
+def _fail(param: str, value: object, expected: str, fix: str = "") -> NoReturn:
+    msg = f"lazyotel.bootstrap({param}={value!r}): {expected}"
+    if fix:
+        msg += f"; {fix}"
+    raise ValueError(msg)
+
+
+def _type_fail(param: str, value: object, expected: str) -> NoReturn:
+    msg = f"lazyotel.bootstrap({param}={value!r}): expected {expected}, got {type(value).__name__}"
+    raise TypeError(msg)
+
+
+def _choices(values: Iterable[str]) -> str:
+    return ", ".join(repr(v) for v in values)
+
+
+def package_installed(path: str) -> bool:
+    """Whether a package directory exists on ``sys.path``, without importing its parents.
+
+    ``importlib.util.find_spec("opentelemetry.exporter...")`` would import the
+    ``opentelemetry`` namespace packages, which the start-up contract forbids.
+    """
+    for entry in sys.path:
+        if os.path.isdir(os.path.join(entry or ".", path)):
+            return True
+    return False
+
+
+def require_exporter_package(protocol: str, *, param: str = "protocol") -> None:
+    path, extra = _EXPORTER_PACKAGES[protocol]
+    if not package_installed(path):
+        _fail(
+            param,
+            protocol,
+            f"the OTLP {protocol} exporter is not installed",
+            f"install it with: pip install 'lazyotel[{extra}]'",
+        )
+
+
+def is_name(value: str) -> bool:
+    """A distribution or module name: letters, digits, ``_``, ``-`` and ``.`` (no regex import)."""
+    return bool(value) and value.replace("-", "_").replace(".", "_").isidentifier()
+
+
+def _check_timeout(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        _type_fail("flush_timeout", value, "a number of seconds")
+    if not 0 <= value < float("inf"):
+        _fail("flush_timeout", value, "must be a finite number of seconds >= 0", "for example 1.0")
+    return float(value)
+
+
+def _check_str(param: str, value: object, *, optional: bool = True) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        _type_fail(param, value, "a string" + (" or None" if optional else ""))
+    return value
+
+
+def _check_headers(value: object) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return parse_headers(value, param="headers")
+    if not hasattr(value, "items"):
+        _type_fail("headers", value, "a mapping of str to str, or a 'k1=v1,k2=v2' string")
+    out: dict[str, str] = {}
+    for key, val in value.items():
+        if not isinstance(key, str) or not isinstance(val, str):
+            # Name the key only: a header value is often a secret.
+            msg = f"lazyotel.bootstrap(headers=...): header {key!r} must map a str to a str"
+            raise TypeError(msg)
+        out[key] = val
+    return out
+
+
+def parse_headers(raw: str, *, param: str | None = None) -> dict[str, str]:
+    """Parse the ``OTEL_EXPORTER_OTLP_HEADERS`` form ``k1=v1,k2=v2`` (values URL-encoded).
+
+    Never logs or raises with a value in the message: header values are credentials.
+    """
+    from urllib.parse import unquote
+
+    out: dict[str, str] = {}
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        key, sep, val = item.partition("=")
+        key = unquote(key).strip().lower()
+        if not sep or not key:
+            if param:
+                msg = (
+                    f"lazyotel.bootstrap({param}=...): every item must be 'name=value'; "
+                    f"item {len(out) + 1} is not"
+                )
+                raise ValueError(msg)
+            continue
+        out[key] = unquote(val).strip()
+    return out
+
+
+def _check_exporter(value: object, protocol: str | None) -> object:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value not in EXPORTERS:
+            _fail(
+                "exporter",
+                value,
+                f"unknown exporter; choose one of {_choices(EXPORTERS)}, "
+                "a SpanExporter object, or a callable that returns one",
+            )
+        if value == "otlp":
+            require_exporter_package(protocol or "http/protobuf", param="exporter")
+        return value
+    if hasattr(value, "export") or callable(value):
+        return value
+    _type_fail("exporter", value, "an exporter name, a SpanExporter object or a factory")
+
+
+def _check_instrument(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = (value,)
+    try:
+        names = tuple(value)  # type: ignore[call-overload]
+    except TypeError:
+        _type_fail("instrument", value, "a list of library names such as ['httpx']")
+    for name in names:
+        if not isinstance(name, str) or not is_name(name):
+            _fail(
+                "instrument",
+                name,
+                "not a library name (letters, digits, '_', '-', '.')",
+                "use the instrumentor's name, for example 'httpx' or 'requests'",
+            )
+    return names
+
+
+def _check_redact(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = (value,)
+    try:
+        patterns = tuple(value)  # type: ignore[call-overload]
+    except TypeError:
+        _type_fail("redact", value, "a list of parameter-name substrings")
+    for pattern in patterns:
+        if not isinstance(pattern, str) or not pattern:
+            _fail("redact", pattern, "each pattern must be a non-empty string")
+    return tuple(p.lower() for p in patterns)
+
+
+def _check_endpoint(value: object) -> str | None:
+    endpoint = _check_str("endpoint", value)
+    if endpoint is not None and "://" not in endpoint:
+        _fail(
+            "endpoint",
+            endpoint,
+            "expected a URL with a scheme",
+            f"for example 'http://{endpoint or 'localhost:4318'}'",
+        )
+    return endpoint
+
+
+def _check_resource(value: object) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not hasattr(value, "items"):
+        _type_fail("resource_attributes", value, "a mapping of attribute names to values")
+    out = dict(value.items())
+    for key in out:
+        if not isinstance(key, str):
+            _type_fail("resource_attributes", key, "str keys")
+    return out
+
+
+# The parameters that change what is exported; a change after activation swaps the exporter.
+EXPORT_PARAMS = ("exporter", "endpoint", "protocol", "headers")
+RESOURCE_PARAMS = ("service_name", "resource_attributes")
+
+
+def apply(settings: Settings, changes: Mapping[str, Any]) -> list[str]:
+    """Validate ``changes`` and store them on ``settings``; return the names that changed.
+
+    All values are checked before any is stored, so a bad call changes nothing.
+    """
+    checked: dict[str, Any] = {}
+    protocol = changes.get("protocol", settings.protocol)
+    # The protocol first: the exporter check depends on it.
+    for name, value in sorted(changes.items(), key=lambda item: item[0] != "protocol"):
+        if name == "service_name":
+            service = _check_str(name, value)
+            if service is not None and not service.strip():
+                _fail(name, value, "must not be empty", "pass None to use OTEL_SERVICE_NAME")
+            checked[name] = service
+        elif name == "exporter":
+            checked[name] = _check_exporter(value, protocol)
+        elif name == "endpoint":
+            checked[name] = _check_endpoint(value)
+        elif name == "protocol":
+            proto = _check_str(name, value)
+            if proto == "http/json":
+                _fail(name, proto, "the Python OTLP exporters do not send JSON", "use 'http/protobuf'")
+            if proto is not None and proto not in PROTOCOLS:
+                _fail(name, proto, f"unknown protocol; choose one of {_choices(PROTOCOLS)}")
+            if proto is not None:
+                require_exporter_package(proto)
+            checked[name] = proto
+        elif name == "headers":
+            checked[name] = _check_headers(value)
+        elif name == "resource_attributes":
+            checked[name] = _check_resource(value)
+        elif name == "instrument":
+            checked[name] = _check_instrument(value)
+        elif name == "flush_timeout":
+            checked[name] = _check_timeout(value)
+        elif name == "span_prefix":
+            checked[name] = _check_str(name, value, optional=False)
+        elif name == "capture_args":
+            if not isinstance(value, bool) and not callable(value):
+                _type_fail(name, value, "True, False or a callable(name, value) -> bool")
+            checked[name] = value
+        elif name == "redact":
+            checked[name] = _check_redact(value)
+        elif name == "mode":
+            if value is not None and value not in MODES:
+                _fail(name, value, f"unknown mode; choose one of {_choices(MODES)} or None")
+            checked[name] = None if value == "auto" else value
+        else:  # pragma: no cover - the signatures make this unreachable
+            msg = f"lazyotel.bootstrap() got an unexpected keyword argument {name!r}"
+            raise TypeError(msg)
+    changed = [name for name, value in checked.items() if getattr(settings, name) != value]
+    for name, value in checked.items():
+        setattr(settings, name, value)
+    return changed
+
+
+def reset() -> None:
+    """Forget every setting, the mode cache and the one-warning latch (for ``testing.reset``)."""
+    global _warned
+    fresh = Settings()
+    for name in Settings.__slots__:
+        setattr(SETTINGS, name, getattr(fresh, name))
+    STATE.forced = 0
+    STATE.closed = STATE.real = False
+    invalidate()
+    _warned = False

@@ -1,0 +1,120 @@
+"""A tracer provider whose tracers follow the current provider (OpenTelemetry API only).
+
+Plain OpenTelemetry cannot swap providers: a ``ProxyTracer`` keeps the first real tracer it
+resolves, forever. lazyotel installs one ``FollowingProvider`` as the global provider, once
+per process; every tracer it hands out (to module-level code, to instrumentations, through
+``ProxyTracer``) asks on each span which provider is current:
+
+1. the in-memory provider of ``lazyotel.testing.capture_spans()``, while one is open;
+2. the SDK provider lazyotel built at activation;
+3. a real global provider someone else installed (a test, ``opentelemetry-instrument``);
+4. otherwise a no-op.
+
+So ``reconfigure`` and ``lazyotel.testing.reset()`` take effect on tracers handed out earlier.
+Imported only once a span is really wanted.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import trace
+
+from ._provider import RUNTIME
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+_NOOP = trace.NoOpTracerProvider()
+
+
+def current_provider() -> trace.TracerProvider:
+    """The provider spans go to now (see the module docstring for the order)."""
+    provider = RUNTIME.override or RUNTIME.own
+    if provider is not None:
+        return provider  # type: ignore[no-any-return]
+    provider = trace.get_tracer_provider()
+    if provider is PROVIDER or isinstance(provider, trace.ProxyTracerProvider):
+        return _NOOP
+    return provider
+
+
+def _tracer_from(provider: trace.TracerProvider, args: tuple[Any, ...]) -> trace.Tracer:
+    name, version, schema_url, attributes = args
+    if attributes is None:  # opentelemetry-api < 1.26 has no ``attributes`` parameter
+        return provider.get_tracer(name, version, schema_url)
+    return provider.get_tracer(name, version, schema_url, attributes)
+
+
+class FollowingTracer(trace.Tracer):
+    """A tracer that resolves the current provider's tracer on each span (one identity check)."""
+
+    def __init__(
+        self,
+        instrumenting_module_name: str,
+        instrumenting_library_version: str | None = None,
+        schema_url: str | None = None,
+        attributes: Any = None,
+    ) -> None:
+        self._args = (instrumenting_module_name, instrumenting_library_version, schema_url, attributes)
+        # One tuple, replaced whole, so threads never see a provider with another's tracer.
+        self._pair: tuple[Any, trace.Tracer | None] = (None, None)
+
+    def current(self) -> trace.Tracer:
+        provider = current_provider()
+        pair = self._pair
+        if pair[0] is not provider or pair[1] is None:
+            pair = (provider, _tracer_from(provider, self._args))
+            self._pair = pair
+        return pair[1]  # type: ignore[return-value]
+
+    def start_span(self, *args: Any, **kwargs: Any) -> trace.Span:
+        return self.current().start_span(*args, **kwargs)
+
+    def start_as_current_span(self, *args: Any, **kwargs: Any) -> Iterator[trace.Span]:  # type: ignore[override]
+        return self.current().start_as_current_span(*args, **kwargs)  # type: ignore[no-any-return]
+
+
+class FollowingProvider(trace.TracerProvider):
+    """The global provider lazyotel installs: hands out following tracers.
+
+    Other attributes (``force_flush``, ``add_span_processor``, ``resource``...) are those of
+    the current provider, so code written for the SDK provider keeps working.
+    """
+
+    def get_tracer(
+        self,
+        instrumenting_module_name: str,
+        instrumenting_library_version: str | None = None,
+        schema_url: str | None = None,
+        attributes: Any = None,
+    ) -> trace.Tracer:
+        return FollowingTracer(instrumenting_module_name, instrumenting_library_version, schema_url, attributes)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(current_provider(), name)
+
+    def __repr__(self) -> str:
+        return f"<lazyotel.FollowingProvider -> {current_provider()!r}>"
+
+
+PROVIDER = FollowingProvider()
+
+
+def install_global() -> bool:
+    """Make ``PROVIDER`` the global provider if none is set; False if someone else's is."""
+    current = trace.get_tracer_provider()
+    if current is PROVIDER:
+        return True
+    if not isinstance(current, trace.ProxyTracerProvider):
+        return False
+    trace.set_tracer_provider(PROVIDER)
+    return trace.get_tracer_provider() is PROVIDER
+
+
+def foreign_provider() -> trace.TracerProvider | None:
+    """The real provider someone other than lazyotel installed, if any."""
+    current = trace.get_tracer_provider()
+    if current is PROVIDER or isinstance(current, trace.ProxyTracerProvider):
+        return None
+    return current

@@ -1,0 +1,262 @@
+"""Activation, the lazy tracer, flush, shutdown and the bounded exit.
+
+Nothing here imports OpenTelemetry at module level: ``activate()`` imports the SDK on the
+first real span, exactly once, under a lock. The OpenTelemetry-facing classes live in
+``_follow`` (API only) and ``_sdk`` (SDK), which are imported only from here, on demand.
+"""
+
+from __future__ import annotations
+
+import _thread
+
+from . import _config
+from ._config import SETTINGS, STATE
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+
+class Runtime:
+    """What activation built. Swapped pieces are replaced whole, never mutated in place."""
+
+    __slots__ = (
+        "activated",
+        "exit_registered",
+        "failed",
+        "lock",
+        "override",
+        "own",
+        "switch",
+    )
+
+    def __init__(self) -> None:
+        self.lock = _thread.RLock()
+        self.activated = False  # activation ran (successfully or not)
+        self.failed = False  # activation failed: telemetry is off for the run
+        self.own: Any = None  # the SDK TracerProvider lazyotel built, if it built one
+        self.switch: Any = None  # its processor, whose exporter reconfigure() swaps
+        self.override: Any = None  # an in-memory provider installed by lazyotel.testing
+        self.exit_registered = False
+
+
+RUNTIME = Runtime()
+
+
+def activate() -> None:
+    """Import the SDK and set tracing up, exactly once, whatever the number of threads.
+
+    Never raises: a failure is one warning on the ``lazyotel`` logger, and tracing is then
+    off for the rest of the run.
+    """
+    if RUNTIME.activated:
+        return
+    if not STATE.resolved:
+        _config.refresh()
+    if STATE.mode != "on" and not STATE.real:
+        # test/off mode, traced only because lazyotel.testing captures: it supplies the
+        # provider, and nothing may reach the network.
+        return
+    with RUNTIME.lock:
+        if RUNTIME.activated:
+            return
+        try:
+            from . import _sdk
+
+            _sdk.activate(RUNTIME, SETTINGS)
+            if RUNTIME.own is not None and not RUNTIME.exit_registered:
+                import atexit
+
+                atexit.register(_at_exit)
+                RUNTIME.exit_registered = True
+        except Exception as exc:  # noqa: BLE001 - contract: telemetry never breaks the command
+            RUNTIME.failed = True
+            RUNTIME.own = RUNTIME.switch = None
+            STATE.closed = True
+            _config.refresh()
+            _config.warn_once(
+                "lazyotel: telemetry is off for this run: it could not start (%s)",
+                describe(exc),
+            )
+        finally:
+            RUNTIME.activated = True
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line, secret-free description of a telemetry fault."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    if len(text) > 200:
+        text = text[:200] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def run_bounded(fn: Callable[[], object], timeout: float, name: str) -> bool:
+    """Run ``fn`` in a daemon thread and wait at most ``timeout`` seconds; True if it finished.
+
+    A thread left behind is a daemon, so it never holds the interpreter's exit.
+    """
+    import threading
+
+    def target() -> None:
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001
+            _config.debug("lazyotel: %s failed: %s", name, describe(exc))
+
+    thread = threading.Thread(target=target, name=f"lazyotel-{name}", daemon=True)
+    thread.start()
+    thread.join(max(timeout, 0.0))
+    if thread.is_alive():
+        _config.debug("lazyotel: %s still running after %.3fs; not waiting", name, timeout)
+        return False
+    return True
+
+
+def _timeout(timeout: float | None) -> float:
+    if timeout is None:
+        return SETTINGS.effective_flush_timeout()
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
+        msg = f"timeout={timeout!r}: expected a number of seconds >= 0 or None"
+        raise ValueError(msg)
+    return float(timeout)
+
+
+def flush(timeout: float | None = None) -> bool:
+    """Export the spans ended so far, waiting at most ``timeout`` seconds.
+
+    Args:
+        timeout: Seconds to wait; ``None`` means the configured ``flush_timeout``.
+
+    Returns:
+        True if everything was handed to the exporter in time (or there was nothing to do).
+    """
+    seconds = _timeout(timeout)
+    switch = RUNTIME.switch
+    if switch is None:
+        return True
+    return run_bounded(switch.force_flush, seconds, "flush")
+
+
+def shutdown(timeout: float | None = None) -> bool:
+    """Flush and stop telemetry for the rest of the run, waiting at most ``timeout`` seconds.
+
+    Decorated commands run untraced afterwards. Safe to call more than once.
+
+    Args:
+        timeout: Seconds to wait; ``None`` means the configured ``flush_timeout``.
+
+    Returns:
+        True if the flush and shutdown finished in time.
+    """
+    seconds = _timeout(timeout)
+    with RUNTIME.lock:
+        switch, RUNTIME.switch = RUNTIME.switch, None
+        STATE.closed = True
+        if STATE.resolved:
+            _config.refresh()
+    if switch is None:
+        return True
+    done = run_bounded(switch.shutdown, seconds, "shutdown")
+    switch.report()
+    return done
+
+
+def _at_exit() -> None:
+    """The bounded exit: the SDK's own unbounded atexit shutdown is never registered."""
+    shutdown(SETTINGS.effective_flush_timeout())
+
+
+def apply_live(changed: list[str]) -> None:
+    """Carry configuration changes made after activation into the running pipeline."""
+    if not changed or not RUNTIME.activated or RUNTIME.failed:
+        return
+    with RUNTIME.lock:
+        try:
+            from . import _sdk
+
+            _sdk.apply_live(RUNTIME, SETTINGS, changed)
+        except Exception as exc:  # noqa: BLE001
+            _config.warn_once("lazyotel: could not apply the new configuration (%s)", describe(exc))
+
+
+def deactivate(timeout: float) -> None:
+    """Shut lazyotel's pipeline down and forget it, so the next span activates afresh."""
+    with RUNTIME.lock:
+        switch = RUNTIME.switch
+        RUNTIME.own = RUNTIME.switch = None
+        RUNTIME.activated = RUNTIME.failed = False
+        if RUNTIME.exit_registered:
+            import atexit
+
+            atexit.unregister(_at_exit)
+            RUNTIME.exit_registered = False
+    if switch is not None:
+        run_bounded(switch.shutdown, timeout, "shutdown")
+
+
+class LazyTracer:
+    """A tracer that is safe to create at module level: it imports nothing until used.
+
+    On first use it activates telemetry (unless the mode bypasses it) and then delegates to a
+    tracer that follows the current provider, so it survives ``reconfigure`` and test resets.
+    """
+
+    __slots__ = ("_args", "_tracer")
+
+    def __init__(
+        self,
+        name: str,
+        version: str | None = None,
+        schema_url: str | None = None,
+        attributes: Any = None,
+    ) -> None:
+        self._args = (name, version, schema_url, attributes)
+        self._tracer: Any = None
+
+    def _resolve(self) -> Any:
+        if not RUNTIME.activated:
+            bypass = STATE.bypass if STATE.resolved else _config.refresh()
+            if not bypass:
+                activate()
+        tracer = self._tracer
+        if tracer is None:
+            from ._follow import FollowingTracer
+
+            tracer = self._tracer = FollowingTracer(*self._args)
+        return tracer
+
+    def start_span(self, *args: Any, **kwargs: Any) -> Any:
+        """Start a span (see ``opentelemetry.trace.Tracer.start_span``)."""
+        return self._resolve().start_span(*args, **kwargs)
+
+    def start_as_current_span(self, *args: Any, **kwargs: Any) -> Any:
+        """Start a span and make it current (see ``Tracer.start_as_current_span``)."""
+        return self._resolve().start_as_current_span(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<lazyotel.LazyTracer {self._args[0]!r}>"
+
+
+def get_tracer(
+    name: str,
+    version: str | None = None,
+    schema_url: str | None = None,
+    attributes: Any = None,
+) -> LazyTracer:
+    """Return a tracer that is free to create and safe to keep at module level.
+
+    Args:
+        name: The instrumentation scope, usually ``__name__``.
+        version: The scope's version.
+        schema_url: The scope's schema URL.
+        attributes: The scope's attributes.
+
+    Returns:
+        A tracer with ``start_span`` and ``start_as_current_span``. Nothing is imported until
+        one of them is called; then it follows whatever provider is current.
+    """
+    if not isinstance(name, str):
+        msg = f"lazyotel.get_tracer(name={name!r}): expected a string such as __name__"
+        raise TypeError(msg)
+    return LazyTracer(name, version, schema_url, attributes)

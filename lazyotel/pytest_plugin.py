@@ -1,0 +1,93 @@
+"""The pytest plugin (entry point ``lazyotel``): one fixture, one marker, one ini option.
+
+pytest loads it in every project that has lazyotel installed, so loading it imports nothing
+but lazyotel's light core: no OpenTelemetry, no output, no warning. Under pytest lazyotel is
+in test mode already (decorated commands run untraced); this plugin adds the tools a test
+uses to ask for spans.
+
+- ``lazyotel_spans``: captures spans in memory for one test, then resets every global.
+- ``@pytest.mark.lazyotel(deterministic_ids=True, capture_args=False)``: options for it.
+- ``lazyotel_isolate = true`` (ini): reset around every test, fixture or not.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
+
+    from .testing import CapturedSpans
+
+#: The keywords ``@pytest.mark.lazyotel(...)`` accepts.
+MARKER_OPTIONS = ("capture_args", "deterministic_ids", "span_prefix")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "lazyotel_isolate",
+        type="bool",
+        default=False,
+        help="lazyotel: reset OpenTelemetry's and lazyotel's globals around every test.",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "lazyotel(deterministic_ids=False, capture_args=None, span_prefix=None): "
+        "options for the lazyotel_spans fixture.",
+    )
+    if config.getini("lazyotel_isolate"):
+        config.pluginmanager.register(_Isolation(), "lazyotel-isolation")
+
+
+def _marker_options(node: pytest.Item) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    # Closest marker last, so a test's own marker wins over its class's and module's.
+    for marker in reversed(list(node.iter_markers("lazyotel"))):
+        if marker.args:
+            pytest.fail(
+                f"@pytest.mark.lazyotel takes keywords only ({', '.join(MARKER_OPTIONS)}), "
+                f"got positional {marker.args!r}",
+                pytrace=False,
+            )
+        unknown = sorted(set(marker.kwargs) - set(MARKER_OPTIONS))
+        if unknown:
+            pytest.fail(
+                f"@pytest.mark.lazyotel got unknown option {unknown[0]!r}; "
+                f"valid options: {', '.join(MARKER_OPTIONS)}",
+                pytrace=False,
+            )
+        options.update(marker.kwargs)
+    return options
+
+
+@pytest.fixture
+def lazyotel_spans(request: pytest.FixtureRequest) -> Iterator[CapturedSpans]:
+    """Spans of this test, captured in memory; every global is reset afterwards."""
+    from . import _config, testing
+
+    options = _marker_options(request.node)
+    overrides = {k: options[k] for k in ("capture_args", "span_prefix") if options.get(k) is not None}
+    if overrides:
+        _config.apply(_config.SETTINGS, overrides)
+    try:
+        with testing.capture_spans(deterministic_ids=bool(options.get("deterministic_ids"))) as spans:
+            yield spans
+    finally:
+        testing.reset()
+
+
+class _Isolation:
+    """Registered when ``lazyotel_isolate = true``: a reset before and after every test."""
+
+    @pytest.fixture(autouse=True)
+    def _lazyotel_isolate(self) -> Iterator[None]:
+        from . import testing
+
+        testing.reset()
+        yield
+        testing.reset()

@@ -1,0 +1,214 @@
+"""Test tools: capture spans in memory, trace for real, and reset every global.
+
+Under pytest, decorated commands run untraced (test mode) unless a test asks for spans:
+
+    with lazyotel.testing.capture_spans() as spans:
+        run_my_command()
+    assert spans.names() == ["cli.my_command"]
+
+``reset()`` restores OpenTelemetry's and lazyotel's globals; the pytest plugin's
+``lazyotel_spans`` fixture wraps both. Importing this module imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+
+from . import _config, _provider
+from ._config import STATE
+from ._provider import RUNTIME
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
+
+__all__ = ["CapturedSpans", "capture_spans", "enabled", "reset"]
+
+#: How long ``reset()`` waits for an old provider to shut down.
+RESET_TIMEOUT = 2.0
+
+
+class CapturedSpans:
+    """The spans finished while ``capture_spans()`` is open, oldest first, with helpers."""
+
+    def __init__(self, exporter: Any) -> None:
+        self._exporter = exporter
+
+    @property
+    def spans(self) -> list[Any]:
+        """The finished spans (``opentelemetry.sdk.trace.ReadableSpan``), oldest first."""
+        return list(self._exporter.get_finished_spans())
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.spans)
+
+    def __len__(self) -> int:
+        return len(self.spans)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.spans[index]
+
+    def names(self) -> list[str]:
+        """The span names, oldest first."""
+        return [span.name for span in self.spans]
+
+    def by_name(self, name: str) -> list[Any]:
+        """Every finished span called ``name``."""
+        return [span for span in self.spans if span.name == name]
+
+    def get(self, name: str) -> Any:
+        """The one finished span called ``name``.
+
+        Raises:
+            LookupError: There is none, or more than one.
+        """
+        found = self.by_name(name)
+        if len(found) != 1:
+            msg = f"expected one span named {name!r}, found {len(found)}; spans: {self.names()}"
+            raise LookupError(msg)
+        return found[0]
+
+    def attributes(self, name: str) -> dict[str, Any]:
+        """The attributes of the one span called ``name``, as a plain dict."""
+        return dict(self.get(name).attributes or {})
+
+    def parent(self, span: Any) -> Any | None:
+        """The captured parent of ``span``, or None (a root, or a parent not captured)."""
+        if span.parent is None:
+            return None
+        for candidate in self.spans:
+            if candidate.context.span_id == span.parent.span_id:
+                return candidate
+        return None
+
+    def children(self, span: Any) -> list[Any]:
+        """The captured spans whose parent is ``span``."""
+        span_id = span.context.span_id
+        return [s for s in self.spans if s.parent is not None and s.parent.span_id == span_id]
+
+    def clear(self) -> None:
+        """Forget the spans captured so far."""
+        self._exporter.clear()
+
+    def __repr__(self) -> str:
+        return f"<CapturedSpans {self.names()}>"
+
+
+def _sequential_ids() -> Any:
+    """Ids 1, 2, 3... : the same in every run, whatever ``random.seed`` a test sets."""
+    import itertools
+
+    from opentelemetry.sdk.trace.id_generator import IdGenerator
+
+    class SequentialIdGenerator(IdGenerator):
+        def __init__(self) -> None:
+            self._spans = itertools.count(1)
+            self._traces = itertools.count(1)
+
+        def generate_span_id(self) -> int:
+            return next(self._spans)
+
+        def generate_trace_id(self) -> int:
+            return next(self._traces)
+
+    return SequentialIdGenerator()
+
+
+@contextmanager
+def capture_spans(*, deterministic_ids: bool = False) -> Iterator[CapturedSpans]:
+    """Trace into memory for the duration of the block, whatever the mode or environment.
+
+    Nothing is sent to the network. Decorated commands, ``lazyotel.get_tracer`` tracers,
+    and instrumentations lazyotel applies all record into the yielded ``CapturedSpans``.
+
+    Args:
+        deterministic_ids: Use trace and span ids 1, 2, 3... instead of random ones.
+
+    Yields:
+        The finished spans, with helpers (``names()``, ``get(name)``, ``children(span)``...).
+    """
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from . import _follow
+
+    exporter = InMemorySpanExporter()
+    kwargs: dict[str, Any] = {"shutdown_on_exit": False}
+    if deterministic_ids:
+        kwargs["id_generator"] = _sequential_ids()
+    service = _config.SETTINGS.service_name or "lazyotel-test"
+    provider = TracerProvider(resource=Resource.create({"service.name": service}), **kwargs)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    previous = RUNTIME.override
+    RUNTIME.override = provider
+    _follow.install_global()
+    STATE.forced += 1
+    _config.refresh()
+    _arm_instrumentations()
+    try:
+        yield CapturedSpans(exporter)
+    finally:
+        STATE.forced -= 1
+        RUNTIME.override = previous
+        _config.refresh()
+        provider.shutdown()
+
+
+@contextmanager
+def enabled() -> Iterator[None]:
+    """Trace for real inside a test: the configured exporter, as in ``on`` mode.
+
+    On leaving, the spans are flushed and lazyotel's pipeline is shut down (within
+    ``flush_timeout``), so the next test starts untraced again.
+    """
+    STATE.forced += 1
+    STATE.real = True
+    _config.refresh()
+    try:
+        yield
+    finally:
+        STATE.forced -= 1
+        STATE.real = STATE.forced > 0 and STATE.real
+        _provider.deactivate(_config.SETTINGS.effective_flush_timeout())
+        _config.refresh()
+
+
+def _arm_instrumentations() -> None:
+    if _config.SETTINGS.instrument:
+        from . import _instrument
+
+        _instrument.arm(_config.SETTINGS.instrument)
+
+
+# -- reset ---------------------------------------------------------------------------------------
+
+
+def reset() -> None:
+    """Restore every OpenTelemetry global and lazyotel's own state to a clean slate.
+
+    The trace, metrics, logs (and, where the installed version has them, events) providers,
+    their one-shot ``Once`` latches and proxies, and the global propagator are restored; the
+    old providers are shut down within a short deadline and their atexit handlers removed.
+    lazyotel forgets its configuration, mode cache, activation and the instrumentations it
+    applied. Tracers handed out before, module-level ones included, follow whatever provider
+    is installed next.
+
+    Raises:
+        RuntimeError: The installed OpenTelemetry keeps its globals somewhere this version of
+            lazyotel does not know; the message names the version.
+    """
+    if "lazyotel._instrument" in sys.modules:
+        sys.modules["lazyotel._instrument"].disarm()
+    _provider.deactivate(RESET_TIMEOUT)
+    RUNTIME.override = None
+    if "lazyotel._sdk" in sys.modules:
+        sys.modules["lazyotel._sdk"].unfunnel_otel_logging()
+    _config.reset()
+    if "opentelemetry.trace" in sys.modules:
+        from . import _globals
+
+        _globals.reset_all(RESET_TIMEOUT)
