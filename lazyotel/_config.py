@@ -171,7 +171,7 @@ def resolve_mode() -> str:
     if env.get("OTEL_TRACES_EXPORTER", "").strip().lower() == "none":
         return "off"
     if SETTINGS.mode in ("on", "off", "test"):
-        return SETTINGS.mode  # type: ignore[return-value]
+        return SETTINGS.mode
     return "test" if under_pytest() else "on"
 
 
@@ -225,21 +225,30 @@ def package_installed(path: str) -> bool:
     ``importlib.util.find_spec("opentelemetry.exporter...")`` would import the
     ``opentelemetry`` namespace packages, which the start-up contract forbids.
     """
-    for entry in sys.path:
-        if os.path.isdir(os.path.join(entry or ".", path)):
-            return True
-    return False
+    return any(os.path.isdir(os.path.join(entry or ".", path)) for entry in sys.path)
 
 
-def require_exporter_package(protocol: str, *, param: str = "protocol") -> None:
+def require_exporter_package(protocol: str, *, param: str = "protocol", value: object = None) -> None:
     path, extra = _EXPORTER_PACKAGES[protocol]
     if not package_installed(path):
         _fail(
             param,
-            protocol,
+            protocol if value is None else value,  # the value the caller passed
             f"the OTLP {protocol} exporter is not installed",
             f"install it with: pip install 'lazyotel[{extra}]'",
         )
+
+
+def otlp_protocol(explicit: str | None) -> str:
+    """The argument, else ``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`` / ``_PROTOCOL``, else HTTP."""
+    env = os.environ
+    raw = (
+        explicit
+        or env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or "http/protobuf"
+    )
+    return raw.strip().lower()
 
 
 def is_name(value: str) -> bool:
@@ -316,8 +325,9 @@ def _check_exporter(value: object, protocol: str | None) -> object:
                 f"unknown exporter; choose one of {_choices(EXPORTERS)}, "
                 "a SpanExporter object, or a callable that returns one",
             )
-        if value == "otlp":
-            require_exporter_package(protocol or "http/protobuf", param="exporter")
+        resolved = otlp_protocol(protocol)
+        if value == "otlp" and resolved in PROTOCOLS:  # a bad variable is reported at activation
+            require_exporter_package(resolved, param="exporter", value=value)
         return value
     if hasattr(value, "export") or callable(value):
         return value
@@ -328,7 +338,7 @@ def _check_instrument(value: object) -> tuple[str, ...]:
     if isinstance(value, str):
         value = (value,)
     try:
-        names = tuple(value)  # type: ignore[call-overload]
+        names: tuple[Any, ...] = tuple(value)  # type: ignore[arg-type]
     except TypeError:
         _type_fail("instrument", value, "a list of library names such as ['httpx']")
     for name in names:
@@ -346,7 +356,7 @@ def _check_redact(value: object) -> tuple[str, ...]:
     if isinstance(value, str):
         value = (value,)
     try:
-        patterns = tuple(value)  # type: ignore[call-overload]
+        patterns: tuple[Any, ...] = tuple(value)  # type: ignore[arg-type]
     except TypeError:
         _type_fail("redact", value, "a list of parameter-name substrings")
     for pattern in patterns:

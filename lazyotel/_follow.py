@@ -16,14 +16,11 @@ Imported only once a span is really wanted.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from opentelemetry import trace
 
 from ._provider import RUNTIME
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 _NOOP = trace.NoOpTracerProvider()
 
@@ -71,8 +68,9 @@ class FollowingTracer(trace.Tracer):
     def start_span(self, *args: Any, **kwargs: Any) -> trace.Span:
         return self.current().start_span(*args, **kwargs)
 
-    def start_as_current_span(self, *args: Any, **kwargs: Any) -> Iterator[trace.Span]:  # type: ignore[override]
-        return self.current().start_as_current_span(*args, **kwargs)  # type: ignore[no-any-return]
+    def start_as_current_span(self, *args: Any, **kwargs: Any) -> Any:
+        # The current tracer's own context manager (usable as a decorator too).
+        return self.current().start_as_current_span(*args, **kwargs)
 
 
 class FollowingProvider(trace.TracerProvider):
@@ -89,7 +87,9 @@ class FollowingProvider(trace.TracerProvider):
         schema_url: str | None = None,
         attributes: Any = None,
     ) -> trace.Tracer:
-        return FollowingTracer(instrumenting_module_name, instrumenting_library_version, schema_url, attributes)
+        return FollowingTracer(
+            instrumenting_module_name, instrumenting_library_version, schema_url, attributes
+        )
 
     def __getattr__(self, name: str) -> Any:
         return getattr(current_provider(), name)

@@ -16,7 +16,9 @@ from typing import Any
 
 from opentelemetry.util._once import Once
 
-# (module, provider global, Once global, proxy global, proxy class, required)
+# (module, provider global, Once global, proxy global, proxy class, signal required).
+# The provider and its Once must exist; the proxy is reset where the version has one
+# (opentelemetry-api 1.21 has no logs proxy: get_logger_provider() sets a no-op instead).
 _SIGNALS = (
     ("opentelemetry.trace", "_TRACER_PROVIDER", "_TRACER_PROVIDER_SET_ONCE", "_PROXY_TRACER_PROVIDER",
      "ProxyTracerProvider", True),
@@ -63,9 +65,9 @@ def _probe() -> list[tuple[Any, str, str, str, str]]:
         module = _load(module_name, required)
         if module is None:
             continue
-        missing = [n for n in (provider, once, proxy, proxy_class) if not hasattr(module, n)]
+        missing = [n for n in (provider, once) if not hasattr(module, n)]
         if missing:
-            if not required and len(missing) == 4:
+            if not required and len(missing) == 2:
                 continue  # the signal does not exist in this version (events)
             raise _layout_error(module_name, missing[0])
         found.append((module, provider, once, proxy, proxy_class))
@@ -119,8 +121,8 @@ def _reset_propagator() -> None:
 
     names = os.environ.get("OTEL_PROPAGATORS", "tracecontext,baggage")
     propagators = []
-    for name in names.split(","):
-        name = name.strip().lower()
+    for raw in names.split(","):
+        name = raw.strip().lower()
         if not name or name == "none":
             continue
         (ep,) = entry_points(group="opentelemetry_propagator", name=name)
@@ -142,7 +144,8 @@ def reset_all(timeout: float) -> None:
             _retire(old, timeout)
         setattr(module, provider_name, None)
         setattr(module, once_name, Once())
-        setattr(module, proxy_name, getattr(module, proxy_class)())
+        if hasattr(module, proxy_name) and hasattr(module, proxy_class):
+            setattr(module, proxy_name, getattr(module, proxy_class)())
     if foreign_tracer_provider:
         _unpin_proxy_tracers()
     _reset_propagator()

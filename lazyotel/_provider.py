@@ -164,7 +164,11 @@ def shutdown(timeout: float | None = None) -> bool:
 
 def _at_exit() -> None:
     """The bounded exit: the SDK's own unbounded atexit shutdown is never registered."""
-    shutdown(SETTINGS.effective_flush_timeout())
+    import sys
+
+    # Less what the exit already waited for an exporter's build (see _sdk.hold_exit_for).
+    waited = getattr(sys.modules.get("lazyotel._sdk"), "exit_waited", 0.0)
+    shutdown(max(SETTINGS.effective_flush_timeout() - waited, 0.0))
 
 
 def apply_live(changed: list[str]) -> None:

@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -169,14 +170,7 @@ def exporter_name(settings: Settings) -> Any:
 
 
 def otlp_protocol(settings: Settings) -> str:
-    env = os.environ
-    raw = (
-        settings.protocol
-        or env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-        or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
-        or "http/protobuf"
-    )
-    protocol = raw.strip().lower()
+    protocol = _config.otlp_protocol(settings.protocol)
     if protocol not in _config.PROTOCOLS:
         msg = f"OTLP protocol {protocol!r} is not supported; use 'http/protobuf' or 'grpc'"
         raise Unavailable(msg)
@@ -259,7 +253,11 @@ def _entry_point_factory(name: str) -> Callable[[], SpanExporter]:
     if not found:
         msg = f"OTEL_TRACES_EXPORTER={name!r}: no such exporter is installed"
         raise Unavailable(msg)
-    return lambda: found[0].load()()  # type: ignore[no-any-return]
+
+    def make() -> SpanExporter:
+        return found[0].load()()  # type: ignore[no-any-return]
+
+    return make
 
 
 def _group(group: str, entry_points: Any) -> Sequence[Any]:
@@ -295,6 +293,7 @@ class GuardedExporter(SpanExporter):
         self.exported = 0
         self.failed = 0
         threading.Thread(target=self._build, name="lazyotel-exporter-init", daemon=True).start()
+        hold_exit_for(self._ready)
 
     def _build(self) -> None:
         try:
@@ -337,7 +336,8 @@ class GuardedExporter(SpanExporter):
     def _reachable(self) -> bool:
         import socket
 
-        parts = urlsplit(self._endpoint if "://" in str(self._endpoint) else f"//{self._endpoint}")
+        endpoint = str(self._endpoint)
+        parts = urlsplit(endpoint if "://" in endpoint else f"//{endpoint}")
         host = parts.hostname or "localhost"
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -361,6 +361,37 @@ class GuardedExporter(SpanExporter):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
+
+
+#: Seconds the exit already spent in ``hold_exit_for`` waits: the exit flush gets the rest.
+exit_waited = 0.0
+
+
+def hold_exit_for(ready: threading.Event) -> None:
+    """Make the interpreter's exit wait (within ``flush_timeout``) for an exporter's build.
+
+    At exit, ``threading`` shuts ``concurrent.futures`` down before ``atexit`` handlers
+    run; an exporter still being built then fails to import (the gRPC exporter imports
+    ``opentelemetry.sdk._logs``, whose ``Resource.create()`` submits to a thread pool:
+    "cannot schedule new futures after interpreter shutdown"), and a short command loses
+    all its spans. A ``threading`` exit hook registered now runs before that shutdown.
+    """
+    register = getattr(threading, "_register_atexit", None)  # private, Python >= 3.9
+    if register is None:
+        return
+
+    def wait() -> None:
+        global exit_waited
+        if ready.is_set():
+            return
+        started = time.monotonic()
+        ready.wait(max(_config.SETTINGS.effective_flush_timeout() - exit_waited, 0.0))
+        exit_waited += time.monotonic() - started
+
+    try:
+        register(wait)
+    except RuntimeError:  # the interpreter is already shutting down
+        pass
 
 
 def _proxied() -> bool:

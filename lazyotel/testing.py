@@ -17,6 +17,7 @@ from contextlib import contextmanager
 
 from . import _config, _provider
 from ._config import STATE
+from ._doctor import ImportReport, assert_no_imports, check_imports
 from ._provider import RUNTIME
 
 TYPE_CHECKING = False
@@ -24,7 +25,15 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import Any
 
-__all__ = ["CapturedSpans", "capture_spans", "enabled", "reset"]
+__all__ = [
+    "CapturedSpans",
+    "ImportReport",
+    "assert_no_imports",
+    "capture_spans",
+    "check_imports",
+    "enabled",
+    "reset",
+]
 
 #: How long ``reset()`` waits for an old provider to shut down.
 RESET_TIMEOUT = 2.0

@@ -1,0 +1,200 @@
+"""``python -m lazyotel``: lazyotel's command line. One subcommand for now: ``doctor``.
+
+argparse is fine here: this module is never on a CLI's start-up path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+
+from . import _doctor
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+DOCTOR_USAGE = (
+    "python -m lazyotel doctor [--forbid MOD[,MOD...]] [--no-default-forbid] [--top N] [--json]\n"
+    "                                 [--keep-env] [--timeout SECONDS] -- COMMAND [ARG ...]"
+)
+DOCTOR_DESCRIPTION = """\
+Run COMMAND with Python's import-time profiling; print the modules that cost the most (cumulative
+and self ms, and the chain of imports that pulled each one in), the total, and every forbidden
+module imported. Exits non-zero when one was, so a CLI's CI can guard its start-up."""
+DOCTOR_EPILOG = f"""\
+examples:
+  python -m lazyotel doctor -- mycli --help
+  python -m lazyotel doctor --forbid pandas,httpx --top 5 -- python -m mypkg --help
+  python -m lazyotel doctor --json -- ./tool.py --help > imports.json
+
+exit codes:
+  0  clean: the command succeeded and imported no forbidden module
+  1  a forbidden module was imported (even if the command then failed: the import did happen)
+  2  usage error: no command after --, a bad option
+  3  COMMAND (or the interpreter its shebang names) was not found or cannot be run
+  4  COMMAND failed: non-zero exit, killed, or over --timeout (its code and stderr tail are shown)
+  5  COMMAND reported no Python imports (not a Python program?), so nothing was checked
+
+how COMMAND runs:
+  A Python command (python ..., a .py file, a console script or any script whose shebang names
+  Python) runs as PYTHON -X importtime ..., which profiles that one process. Other commands (a
+  shell wrapper, uv run) get PYTHONPROFILEIMPORTTIME=1, which their Python children inherit too:
+  their figures are merged, and the report says how many processes wrote timings.
+  stdin is empty and stdout is not shown. The environment is yours without
+  PYTHONDONTWRITEBYTECODE (cached bytecode gives realistic figures; --keep-env keeps it) and
+  without PYTEST_VERSION / PYTEST_CURRENT_TEST (so lazyotel does not think it runs under pytest).
+  Every import while COMMAND runs is counted: profile --help (or similar) to see start-up.
+  Default forbidden modules: {", ".join(_doctor.DEFAULT_FORBID)}; a name forbids its submodules too."""
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        msg = f"expected a whole number >= 0, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        msg = f"expected a number of seconds > 0, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _forbid(text: str) -> list[str]:
+    try:
+        return _doctor.parse_forbid([text])
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The ``python -m lazyotel`` parser and its ``doctor`` subparser."""
+    parser = argparse.ArgumentParser(
+        prog="python -m lazyotel",
+        description="lazyotel's tools. Run 'python -m lazyotel doctor --help' for the doctor.",
+    )
+    subparsers = parser.add_subparsers(dest="subcommand", metavar="SUBCOMMAND")
+    doctor = subparsers.add_parser(
+        "doctor",
+        help="profile a command's start-up imports and flag forbidden ones (OpenTelemetry, wrapt, grpc...)",
+        usage=DOCTOR_USAGE,
+        description=DOCTOR_DESCRIPTION,
+        epilog=DOCTOR_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add = doctor.add_argument
+    add("--forbid", metavar="MOD[,MOD...]", type=_forbid, action="extend", default=[],
+        help="also forbid these modules and their submodules (repeatable)")  # fmt: skip
+    add("--no-default-forbid", dest="default_forbid", action="store_false",
+        help=f"do not forbid the defaults ({', '.join(_doctor.DEFAULT_FORBID)})")  # fmt: skip
+    add(
+        "--top",
+        metavar="N",
+        type=_count,
+        default=10,
+        help="show the N costliest imports (default 10; 0: none)",
+    )
+    add(
+        "--json",
+        action="store_true",
+        help="print one JSON object on stdout instead of the report (none on exit 2 or 3)",
+    )
+    add("--keep-env", action="store_true", help="pass the environment as is (see 'how COMMAND runs')")
+    add("--timeout", metavar="SECONDS", type=_seconds, help="kill COMMAND after this long (exit 4)")
+    add("stray", nargs="*", help=argparse.SUPPRESS)
+    return parser, doctor
+
+
+def render_text(report: _doctor.ImportReport, top: int = 10) -> str:
+    """The doctor's human report."""
+    env = [f"{_doctor.PROFILE_VAR}=1"] if report.profiled_with == _doctor.PROFILE_VAR else []
+    processes = f" in {report.processes} Python processes" if report.processes > 1 else ""
+    lines = [
+        f"command  {shlex.join(env + report.argv)}",
+        f"exit     {report.returncode}",
+        f"imports  {len(report.modules)} modules, {report.total_ms:.1f} ms{processes}",
+    ]
+    rows = report.top(top)
+    if rows:
+        lines += ["", f"top {len(rows)} by cumulative time", "  cumul ms   self ms  module"]
+        for m in rows:
+            via = f"   via {' > '.join(m.chain[:-1])}" if m.parent else ""
+            lines.append(f"  {m.cumulative_ms:8.1f}  {m.self_ms:8.1f}  {m.name}{via}")
+    rules = ", ".join(report.rules) or "no rules"
+    lines += ["", f"forbidden ({rules}): {len(report.forbidden) or 'none imported'}"]
+    for m in report.forbidden:
+        more = f", +{m.descendants()} modules beneath it" if m.children else ""
+        lines.append(f"  {' > '.join(m.chain)}   [{m.rule}{more}]")
+    if report.not_installed:
+        lines.append(f"  (tried, but not installed so not imported: {', '.join(report.not_installed)})")
+    return "\n".join(lines)
+
+
+def doctor(command: Sequence[str], args: argparse.Namespace) -> int:
+    """Run the doctor on ``command``; print the report and messages; return the exit code."""
+    import json
+    import subprocess
+
+    def say(message: str) -> None:
+        print(f"lazyotel doctor: {message}", file=sys.stderr)
+
+    env = dict(os.environ) if args.keep_env else None
+    try:
+        report = _doctor.check_imports(
+            command, args.forbid, default_forbid=args.default_forbid, env=env, timeout=args.timeout
+        )
+    except _doctor.CommandNotFoundError as exc:
+        say(f"error: {exc}")
+        return _doctor.EXIT_NOT_FOUND
+    except subprocess.TimeoutExpired:
+        say(f"error: the command did not finish within {args.timeout:g} s and was killed")
+        return _doctor.EXIT_FAILED
+    if report.stderr.strip() and report.returncode == 0:
+        print(report.stderr, file=sys.stderr)  # the command's own messages, where they would have gone
+    print(json.dumps(report.as_dict(args.top), indent=2) if args.json else render_text(report, args.top))
+    sys.stdout.flush()
+    if report.processes > 1:
+        say(f"note: {report.processes} Python processes wrote import timings; their figures are merged")
+    for m in report.forbidden:
+        say(f"forbidden import: {' > '.join(m.chain)}")
+    if report.returncode != 0:
+        say(f"error: {report.failure()}")
+    elif not report.modules:
+        say(
+            "error: the command reported no Python imports, so nothing was checked (is it a Python "
+            f"program? interpreters run with -E or -I ignore {_doctor.PROFILE_VAR})"
+        )
+    return report.exit_code()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m lazyotel``; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    split = argv.index("--") if "--" in argv else len(argv)
+    options, command = argv[:split], argv[split + 1 :]
+    parser, doctor_parser = build_parser()
+    args = parser.parse_args(options)  # exits 2 on a bad option, 0 on --help
+    if args.subcommand is None:
+        parser.print_help(sys.stderr)
+        return _doctor.EXIT_USAGE
+    if args.stray:
+        doctor_parser.error(
+            f"put the command after '--', e.g. python -m lazyotel doctor -- {' '.join(args.stray)}"
+        )
+    if not command:
+        doctor_parser.error(
+            "no command given: put it after '--', e.g. python -m lazyotel doctor -- mycli --help"
+        )
+    return doctor(command, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""The project's commands, from a fresh clone with only Python and pip.
+
+    python3 tasks.py demo     set up .venv, then run the demo (a traced CLI, its trace shown)
+    python3 tasks.py test     set up .venv, then ruff, mypy and the whole test suite, then the
+                              testing toolkit's tests again against the lowest supported
+                              OpenTelemetry (1.21) in .venv-lowest
+    python3 tasks.py bench    set up .venv, then every benchmark in benchmarks/, one table
+
+Each venv is (re)installed only when pyproject.toml changed since it was set up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+LOWEST = ROOT / ".venv-lowest"
+# The lowest versions lazyotel supports; .ci/run tests the toolkit against them.
+LOWEST_PINS = [
+    "opentelemetry-api==1.21.0",
+    "opentelemetry-sdk==1.21.0",
+    "opentelemetry-exporter-otlp-proto-http==1.21.0",
+    "opentelemetry-proto==1.21.0",
+    "pytest>=7.4",
+    "hypothesis>=6.80",
+]
+# The tests that exercise what changes with the OpenTelemetry version: the provider reset,
+# span capture, the pytest plugin, activation and export.
+LOWEST_TESTS = ["tests/test_testing.py", "tests/test_plugin.py", "tests/test_core_export.py"]
+
+
+def _bin(env: Path, name: str) -> str:
+    return str(env / ("Scripts" if os.name == "nt" else "bin") / name)
+
+
+def _run(*cmd: str, env: dict[str, str] | None = None) -> int:
+    print("+", " ".join(cmd), flush=True)
+    return subprocess.call(cmd, cwd=ROOT, env=env)
+
+
+def _check(*cmd: str) -> None:
+    code = _run(*cmd)
+    if code:
+        sys.exit(code)
+
+
+def _ensure(env: Path, project: str = ".[dev]", *requirements: str) -> None:
+    stamp = env / ".lazyotel-stamp"
+    key = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + repr(requirements).encode()).hexdigest()
+    if stamp.exists() and stamp.read_text() == key:
+        return
+    if not (env / "pyvenv.cfg").exists():
+        print(f"+ python -m venv {env.name}", flush=True)
+        venv.create(env, with_pip=True)
+    pip = (_bin(env, "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q")
+    _check(*pip, "--upgrade", "pip")
+    _check(*pip, "-e", project, *requirements)
+    stamp.write_text(key)
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # start-up figures need cached bytecode
+    return env
+
+
+def _pytest(env: Path, *args: str) -> int:
+    code = _run(_bin(env, "python"), "-m", "pytest", *args, env=_child_env())
+    if code == 5:  # pytest: no tests collected
+        print("pytest collected no tests", flush=True)
+        return 0
+    return code
+
+
+def demo() -> int:
+    _ensure(VENV)
+    return _run(_bin(VENV, "python"), "examples/demo.py", env=_child_env())
+
+
+def test() -> int:
+    _ensure(VENV)
+    python = _bin(VENV, "python")
+    for cmd in (
+        (python, "-m", "ruff", "check", "."),
+        (python, "-m", "ruff", "format", "--check", "."),
+        (python, "-m", "mypy"),
+    ):
+        code = _run(*cmd)
+        if code:
+            return code
+    code = _pytest(VENV, "-n", "2", "-p", "no:randomly")
+    if code:
+        return code
+    _ensure(LOWEST, ".", *LOWEST_PINS)
+    print("+ the same toolkit tests against the lowest supported OpenTelemetry", flush=True)
+    return _pytest(LOWEST, "-p", "no:randomly", *LOWEST_TESTS)
+
+
+def bench() -> int:
+    _ensure(VENV)
+    return _run(_bin(VENV, "python"), "benchmarks/run_all.py", *sys.argv[2:], env=_child_env())
+
+
+COMMANDS = {"demo": demo, "test": test, "bench": bench}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        print(__doc__)
+        sys.exit(2)
+    sys.exit(COMMANDS[sys.argv[1]]())
