@@ -112,6 +112,29 @@ def install_global() -> bool:
     return trace.get_tracer_provider() is PROVIDER
 
 
+def lend_global() -> bool:
+    """Make ``PROVIDER`` the global provider without spending ``set_tracer_provider``'s latch.
+
+    For ``lazyotel.testing.capture_spans()``: instrumentations and ``ProxyTracer``s record
+    into the capture, yet a test that then installs its own provider with
+    ``trace.set_tracer_provider`` succeeds, with no "Overriding ... is not allowed" warning.
+    Returns True if it lent it (``withdraw_global`` takes it back).
+    """
+    if trace.get_tracer_provider() is not trace._PROXY_TRACER_PROVIDER:
+        return False  # a real provider (or ours) is installed already
+    latch = trace._TRACER_PROVIDER_SET_ONCE
+    if getattr(latch, "_done", True):
+        return False
+    trace._TRACER_PROVIDER = PROVIDER
+    return True
+
+
+def withdraw_global() -> None:
+    """Undo ``lend_global`` unless a provider was installed properly since."""
+    if trace._TRACER_PROVIDER is PROVIDER and not getattr(trace._TRACER_PROVIDER_SET_ONCE, "_done", True):
+        trace._TRACER_PROVIDER = None
+
+
 def foreign_provider() -> trace.TracerProvider | None:
     """The real provider someone other than lazyotel installed, if any."""
     current = trace.get_tracer_provider()

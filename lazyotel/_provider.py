@@ -167,12 +167,20 @@ def _at_exit() -> None:
     import sys
 
     # Less what the exit already waited for an exporter's build (see _sdk.hold_exit_for).
-    waited = getattr(sys.modules.get("lazyotel._sdk"), "exit_waited", 0.0)
+    sdk = sys.modules.get("lazyotel._sdk")
+    waited = getattr(sdk, "exit_waited", 0.0)
     shutdown(max(SETTINGS.effective_flush_timeout() - waited, 0.0))
+    if sdk is not None:
+        sdk.restore_interrupt_exit()
 
 
 def apply_live(changed: list[str]) -> None:
     """Carry configuration changes made after activation into the running pipeline."""
+    if "instrument" in changed and RUNTIME.override is not None and SETTINGS.instrument:
+        # Inside lazyotel.testing.capture_spans(): arm now, as activation would have.
+        from . import _instrument
+
+        _instrument.arm(SETTINGS.instrument)
     if not changed or not RUNTIME.activated or RUNTIME.failed:
         return
     with RUNTIME.lock:

@@ -7,7 +7,8 @@ uses to ask for spans.
 
 - ``lazyotel_spans``: captures spans in memory for one test, then resets every global.
 - ``@pytest.mark.lazyotel(deterministic_ids=True, capture_args=False)``: options for it.
-- ``lazyotel_isolate = true`` (ini): reset around every test, fixture or not.
+- ``lazyotel_isolate = true`` (ini): reset after every test, fixture or not, keeping the
+  configuration the CLI's ``bootstrap()`` recorded.
 """
 
 from __future__ import annotations
@@ -67,27 +68,28 @@ def _marker_options(node: pytest.Item) -> dict[str, Any]:
 
 @pytest.fixture
 def lazyotel_spans(request: pytest.FixtureRequest) -> Iterator[CapturedSpans]:
-    """Spans of this test, captured in memory; every global is reset afterwards."""
+    """Spans of this test, captured in memory; every global is reset afterwards.
+
+    The configuration the CLI's ``bootstrap()`` recorded before the test is kept for the next
+    one; whatever the test changed is undone (see ``lazyotel.testing.isolated``).
+    """
     from . import _config, testing
 
     options = _marker_options(request.node)
     overrides = {k: options[k] for k in ("capture_args", "span_prefix") if options.get(k) is not None}
-    if overrides:
-        _config.apply(_config.SETTINGS, overrides)
-    try:
+    with testing.isolated():
+        if overrides:
+            _config.apply(_config.SETTINGS, overrides)
         with testing.capture_spans(deterministic_ids=bool(options.get("deterministic_ids"))) as spans:
             yield spans
-    finally:
-        testing.reset()
 
 
 class _Isolation:
-    """Registered when ``lazyotel_isolate = true``: a reset before and after every test."""
+    """Registered when ``lazyotel_isolate = true``: every test runs inside ``isolated()``."""
 
     @pytest.fixture(autouse=True)
     def _lazyotel_isolate(self) -> Iterator[None]:
         from . import testing
 
-        testing.reset()
-        yield
-        testing.reset()
+        with testing.isolated():
+            yield

@@ -32,6 +32,7 @@ __all__ = [
     "capture_spans",
     "check_imports",
     "enabled",
+    "isolated",
     "reset",
 ]
 
@@ -154,7 +155,7 @@ def capture_spans(*, deterministic_ids: bool = False) -> Iterator[CapturedSpans]
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     previous = RUNTIME.override
     RUNTIME.override = provider
-    _follow.install_global()
+    lent = _follow.lend_global()
     STATE.forced += 1
     _config.refresh()
     _arm_instrumentations()
@@ -163,6 +164,8 @@ def capture_spans(*, deterministic_ids: bool = False) -> Iterator[CapturedSpans]
     finally:
         STATE.forced -= 1
         RUNTIME.override = previous
+        if lent:
+            _follow.withdraw_global()
         _config.refresh()
         provider.shutdown()
 
@@ -221,3 +224,22 @@ def reset() -> None:
         from . import _globals
 
         _globals.reset_all(RESET_TIMEOUT)
+
+
+@contextmanager
+def isolated() -> Iterator[None]:
+    """Run a block, then ``reset()``, keeping the configuration in force when it began.
+
+    A CLI calls ``lazyotel.bootstrap(...)`` once, when its module is imported (usually while
+    pytest collects). Whatever the block changes (``bootstrap``/``reconfigure`` calls,
+    providers it installs, spans, the mode cache, instrumentations) is undone; that
+    configuration is kept for the next test. The pytest plugin's ``lazyotel_spans`` fixture and
+    ``lazyotel_isolate`` option use it; in unittest: ``self.enterContext(isolated())``.
+    """
+    saved = _config.SETTINGS.copy()
+    try:
+        yield
+    finally:
+        reset()
+        for name in _config.Settings.__slots__:
+            setattr(_config.SETTINGS, name, getattr(saved, name))

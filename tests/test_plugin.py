@@ -123,6 +123,31 @@ def test_marker_typo_fails_with_the_valid_options(project: pytest.Pytester) -> N
     )
 
 
+def test_fixture_keeps_the_clis_bootstrap_and_undoes_the_tests_own(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        """
+        import lazyotel
+
+        lazyotel.bootstrap("ktrade", span_prefix="kt.")  # the CLI module's one call
+
+        @lazyotel.trace_command
+        def cmd():
+            return 1
+
+        def test_1_changes_configuration(lazyotel_spans):
+            lazyotel.bootstrap("other", span_prefix="x.")
+            cmd()
+            assert lazyotel_spans.names() == ["x.cmd"]
+
+        def test_2_sees_the_clis_configuration(lazyotel_spans):
+            cmd()
+            assert lazyotel_spans.names() == ["kt.cmd"]
+            assert lazyotel_spans[0].resource.attributes["service.name"] == "ktrade"
+        """
+    )
+    project.runpytest_subprocess("-q", "-p", "no:randomly").assert_outcomes(passed=2)
+
+
 def test_isolate_ini_resets_around_every_test(project: pytest.Pytester) -> None:
     project.makeini(
         """

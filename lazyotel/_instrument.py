@@ -1,0 +1,331 @@
+"""Deferred instrumentation: ``bootstrap(instrument=["httpx"])`` applied when httpx is imported.
+
+Imported at activation (``_sdk``) or by ``lazyotel.testing.capture_spans``. ``arm`` resolves
+each name to an ``opentelemetry_instrumentor`` entry point and the module it instruments: one
+already imported is instrumented at once, any other when the command imports it. For a
+contrib instrumentor, a command that never imports httpx never imports httpx, its
+instrumentation, wrapt or importlib.metadata.
+
+The post-import hook is a small ``sys.meta_path`` finder rather than ``wrapt.when_imported``:
+importing wrapt 2.x imports asyncio and importlib.metadata, +40-60 ms measured right after
+activation, paid by every command that never imports the library. Instrumentations import
+wrapt themselves when they are really applied.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from . import _config
+from ._provider import describe
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+
+GROUP = "opentelemetry_instrumentor"
+_DIST = "opentelemetry-instrumentation-"  # the contrib naming convention
+_EXTRAS = {"httpx": "httpx"}  # names lazyotel has a pip extra for
+#: ``module:Class.method`` an instrumentor wraps with wrapt, by name. pytest-httpx's
+#: ``httpx_mock`` restores the method it found when its test ends, dropping a wrapper applied
+#: meanwhile: ``arm`` checks these and puts the instrumentation back.
+SEATS = {"httpx": ("httpx:HTTPTransport.handle_request", "httpx:AsyncHTTPTransport.handle_async_request")}
+
+_LOCK = threading.Lock()
+_generation = 0  # bumped by disarm(): hooks registered before it do nothing
+_armed: set[str] = set()  # names arm() handled since the last disarm()
+_applied: dict[str, Any] = {}  # name -> instrumentor lazyotel applied (None: being applied)
+_watch: dict[str, list[tuple[str, int]]] = {}  # module -> [(name, generation)] to apply on import
+_ours: list[weakref.ref[Any]] = []  # the wrappers our instrumentations installed
+_finder: _Finder | None = None
+
+
+def arm(names: Iterable[str]) -> None:
+    """Instrument the named libraries now if imported, else once they are imported.
+
+    Idempotent and thread-safe; never raises (a problem is at most one warning).
+    """
+    try:
+        _arm(tuple(dict.fromkeys(names)))
+    except Exception as exc:  # noqa: BLE001 - contract: telemetry never breaks the command
+        _config.warn_once("lazyotel: could not set instrumentation up (%s)", describe(exc))
+
+
+def _arm(names: tuple[str, ...]) -> None:
+    with _LOCK:
+        generation, new = _generation, [name for name in names if name not in _armed]
+        _armed.update(new)
+        applied = [name for name in names if _applied.get(name) is not None]
+    for name in applied:
+        _reseat(name)
+    missing = [name for name in new if not _arm_one(name, generation)]
+    if missing:
+        hints = [
+            f"pip install 'lazyotel[{_EXTRAS[n]}]'" if n in _EXTRAS else f"pip install {_DIST}{n}"
+            for n in missing
+        ]
+        _config.warn_once(
+            "lazyotel: instrument=%r: no OpenTelemetry instrumentor is installed for %s; install it with: %s",
+            list(names),
+            ", ".join(map(repr, missing)),
+            "; ".join(hints),
+        )
+
+
+def _arm_one(name: str, generation: int) -> bool:
+    """Watch (or instrument) one name; False if no instrumentor is installed for it."""
+    try:
+        module = _module_named(name)
+        modules: list[str] | None = [module] if module else None
+        # The contrib layout, checked without importing anything: the entry point is called
+        # like the module, and the instrumentor lives in opentelemetry/instrumentation/<module>.
+        if module is None or not _config.package_installed(f"opentelemetry/instrumentation/{module}"):
+            found = _entry_point(name)
+            if found is None:
+                return False
+            modules = modules or _instrumented_modules(found[1])
+        if modules is None:  # which module is unknown: instrument now, as opentelemetry-instrument does
+            _apply(name, generation)
+        elif not modules:
+            _config.debug("lazyotel: no library instrumented by %r is installed; skipped", name)
+        for mod in modules or ():
+            _when_imported(mod, name, generation)
+    except Exception as exc:  # noqa: BLE001 - one broken name must not cost the others
+        _config.warn_once("lazyotel: could not set up instrumentation %r (%s)", name, describe(exc))
+    return True
+
+
+def disarm() -> None:
+    """Uninstrument what lazyotel instrumented and forget the hooks that have not fired."""
+    global _generation, _finder
+    with _LOCK:
+        _generation += 1
+        applied = [(name, inst) for name, inst in _applied.items() if inst is not None]
+        _applied.clear()
+        _armed.clear()
+        _watch.clear()
+        finder, _finder = _finder, None
+    if finder is not None:
+        # Rebind, never remove in place: an import running in another thread iterates the old
+        # list, and removing an item from it would make that import skip the next finder.
+        sys.meta_path = [f for f in sys.meta_path if f is not finder]
+    for name, instrumentor in applied:
+        _uninstrument(name, instrumentor)
+
+
+def _uninstrument(name: str, instrumentor: Any) -> None:
+    try:
+        if instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.uninstrument()
+    except Exception as exc:  # noqa: BLE001
+        _config.debug("lazyotel: uninstrumenting %r failed: %s", name, describe(exc))
+
+
+# -- applying -------------------------------------------------------------------------------------
+
+
+def _apply(name: str, generation: int) -> None:
+    """Instrument ``name`` (at arm, or from the import hook). Never raises."""
+    with _LOCK:
+        if generation != _generation or name in _applied:
+            return
+        _applied[name] = None  # claimed
+    instrumentor = None
+    try:
+        found = _entry_point(name)
+        if found is None:
+            _config.warn_once("lazyotel: no OpenTelemetry instrumentor is installed for %r", name)
+        else:
+            candidate = found[0].load()()
+            if candidate.is_instrumented_by_opentelemetry:
+                _config.debug("lazyotel: %r is instrumented already, not by lazyotel; leaving it", name)
+            else:
+                _strip_orphans(name)
+                candidate.instrument()
+                if candidate.is_instrumented_by_opentelemetry:
+                    instrumentor = candidate
+                    _remember(name)
+    except Exception as exc:  # noqa: BLE001 - a failing hook must never break the user's import
+        _config.warn_once(
+            "lazyotel: could not instrument %r (%s); the command is not affected", name, describe(exc)
+        )
+    with _LOCK:
+        current = generation == _generation
+        if current and instrumentor is not None:
+            _applied[name] = instrumentor
+        elif current:
+            _applied.pop(name, None)
+    if not current and instrumentor is not None:  # disarmed meanwhile: undo
+        _uninstrument(name, instrumentor)
+
+
+def _seats(name: str) -> list[tuple[Any, str, Any]]:
+    """``(class, method name, value)`` for each method the instrumentor of ``name`` wraps."""
+    out = []
+    for seat in SEATS.get(name, ()):
+        module, _, path = seat.partition(":")
+        owner_name, _, attr = path.partition(".")
+        owner = getattr(sys.modules.get(module), owner_name, None)
+        if owner is not None:
+            out.append((owner, attr, vars(owner).get(attr)))
+    return out
+
+
+def _is_wrapper(value: object) -> bool:
+    wrapt = sys.modules.get("wrapt")
+    proxy = getattr(wrapt, "BaseObjectProxy", None) or getattr(wrapt, "ObjectProxy", None)  # 2.x / 1.x
+    return proxy is not None and isinstance(value, proxy)
+
+
+def _remember(name: str) -> None:
+    _ours[:] = [ref for ref in _ours if ref() is not None]
+    _ours.extend(weakref.ref(value) for _, _, value in _seats(name) if _is_wrapper(value))
+
+
+def _strip_orphans(name: str) -> None:
+    """Unwrap wrappers of ours that outlived their instrumentation.
+
+    A monkeypatch undone after lazyotel uninstrumented puts back the wrapper it had found;
+    instrumenting on top of it would trace every request twice.
+    """
+    for owner, attr, value in _seats(name):
+        while any(ref() is value for ref in _ours):
+            value = value.__wrapped__  # noqa: PLW2901
+            setattr(owner, attr, value)
+
+
+def _reseat(name: str) -> None:
+    """Instrument ``name`` again if one of its wrappers was replaced by a plain function."""
+    try:
+        if all(_is_wrapper(value) for _, _, value in _seats(name)):
+            return
+        _config.debug("lazyotel: the %r instrumentation was replaced; applying it again", name)
+        instrumentor = _applied[name]
+        instrumentor.uninstrument()  # unwraps only the wrappers still in place
+        _strip_orphans(name)
+        instrumentor.instrument()
+        _remember(name)
+    except Exception as exc:  # noqa: BLE001
+        _config.debug("lazyotel: re-instrumenting %r failed: %s", name, describe(exc))
+
+
+# -- the post-import hook -------------------------------------------------------------------------
+
+
+def _when_imported(module: str, name: str, generation: int) -> None:
+    global _finder
+    with _LOCK:
+        if _finder is None:
+            _finder = _Finder()
+            sys.meta_path.insert(0, _finder)
+        _watch.setdefault(module, []).append((name, generation))
+    if module in sys.modules:  # checked after registering: an import in another thread is not missed
+        _fire(module)
+
+
+def _fire(module: str) -> None:
+    with _LOCK:
+        pending = _watch.pop(module, [])
+    for name, generation in pending:
+        _apply(name, generation)
+
+
+class _Finder:
+    """First on ``sys.meta_path``: gives a watched module a loader that fires its hooks."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: Any = None
+    ) -> ModuleSpec | None:
+        finders = list(sys.meta_path)
+        if fullname not in _watch or self not in finders:
+            return None
+        for finder in finders[finders.index(self) + 1 :]:  # the rest of the import system
+            if hasattr(finder, "find_spec"):
+                spec: ModuleSpec | None = finder.find_spec(fullname, path, target)
+                if spec is not None:
+                    if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                        spec.loader = _Loader(spec.loader, fullname)  # type: ignore[assignment]
+                    return spec
+        return None
+
+
+class _Loader:
+    """The real loader, then the hooks. Hands the real loader back to the module first."""
+
+    def __init__(self, loader: Any, module: str) -> None:
+        self._loader, self._module = loader, module
+
+    def exec_module(self, module: ModuleType) -> None:
+        if getattr(module, "__loader__", None) is self:
+            module.__loader__ = self._loader
+        if getattr(module.__spec__, "loader", None) is self:
+            module.__spec__.loader = self._loader  # type: ignore[union-attr]
+        self._loader.exec_module(module)
+        _fire(self._module)
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._loader, attr)
+
+
+# -- resolving names ------------------------------------------------------------------------------
+
+
+def _module_named(name: str) -> str | None:
+    """The top-level module spelled like the entry point, if there is one (imports nothing)."""
+    module = name.replace("-", "_")
+    if module in sys.modules or not module.isidentifier():
+        return module if module in sys.modules else None
+    from importlib.util import find_spec
+
+    try:
+        return module if find_spec(module) is not None else None
+    except (ImportError, ValueError):
+        return None
+
+
+def _entry_point(name: str) -> tuple[Any, Any] | None:
+    """``(entry point, distribution)`` for ``name``, the conventional distribution first."""
+    import itertools
+    from importlib import metadata
+
+    try:
+        first = [metadata.distribution(_DIST + name)]
+    except metadata.PackageNotFoundError:
+        first = []
+    for dist in itertools.chain(first, metadata.distributions()):
+        for ep in dist.entry_points:
+            if ep.group == GROUP and ep.name == name:
+                return ep, dist
+    return None
+
+
+def _instrumented_modules(dist: Any) -> list[str] | None:
+    """Top-level modules of the installed libraries an instrumentor declares it instruments.
+
+    None if it declares none (``extra == "instruments"`` requirements); [] if none is installed.
+    """
+    from importlib import metadata
+
+    modules: list[str] | None = None
+    for requirement in dist.requires or ():
+        library, _, marker = requirement.partition(";")
+        if "instruments" not in marker:
+            continue
+        modules = modules or []
+        for stop in "<>=!~[( ":
+            library = library.partition(stop)[0]
+        try:
+            files = metadata.distribution(library.strip()).files or ()
+        except metadata.PackageNotFoundError:
+            continue
+        for file in files:
+            top = file.parts[0] if len(file.parts) > 1 else file.name.partition(".")[0]
+            if len(file.parts) == 1 and file.suffix not in (".py", ".so"):
+                continue
+            if top.isidentifier() and top != "__pycache__" and top not in modules:
+                modules.append(top)
+    return modules

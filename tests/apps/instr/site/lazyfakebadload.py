@@ -1,0 +1,3 @@
+"""A library whose instrumentor cannot even be loaded."""
+
+VALUE = 43

@@ -1,0 +1,3 @@
+"""A library whose instrumentor raises in instrument()."""
+
+VALUE = 42
