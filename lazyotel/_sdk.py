@@ -6,6 +6,7 @@ wrong while exporting is caught here and turned into at most one warning.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -293,7 +294,7 @@ class GuardedExporter(SpanExporter):
         self.exported = 0
         self.failed = 0
         threading.Thread(target=self._build, name="lazyotel-exporter-init", daemon=True).start()
-        hold_exit_for(self._ready)
+        hold_exit_for(self._ready, self._worth_waiting)
 
     def _build(self) -> None:
         try:
@@ -306,7 +307,16 @@ class GuardedExporter(SpanExporter):
     def _where(self) -> str:
         return self._label + (f" at {redact_url(self._endpoint)}" if self._endpoint else "")
 
+    def _worth_waiting(self, budget: float) -> bool:
+        """At exit, before waiting for the build: only if the collector accepts a connection."""
+        return not self._probe_next or self._reachable(min(budget, 1.0))
+
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        # Probe before waiting for the build: a dead collector needs no exporter, and a short
+        # command's exit then does not wait for the exporter's import.
+        if self._probe_next and not self._closed and not self._reachable():
+            self.failed += len(spans)
+            return SpanExportResult.FAILURE
         self._ready.wait()
         if self._inner is None or self._closed:
             if self._error is not None:
@@ -315,9 +325,6 @@ class GuardedExporter(SpanExporter):
                     self._label,
                     describe(self._error),
                 )
-            self.failed += len(spans)
-            return SpanExportResult.FAILURE
-        if self._probe_next and not self._reachable():
             self.failed += len(spans)
             return SpanExportResult.FAILURE
         try:
@@ -333,18 +340,18 @@ class GuardedExporter(SpanExporter):
             self._probe_next = self._endpoint is not None and not _proxied()
         return result  # type: ignore[no-any-return]
 
-    def _reachable(self) -> bool:
+    def _reachable(self, timeout: float = 1.0) -> bool:
         import socket
 
         endpoint = str(self._endpoint)
-        parts = urlsplit(endpoint if "://" in endpoint else f"//{endpoint}")
-        host = parts.hostname or "localhost"
         try:
+            parts = urlsplit(endpoint if "://" in endpoint else f"//{endpoint}")
+            host = parts.hostname or "localhost"
             port = parts.port or (443 if parts.scheme == "https" else 80)
-        except ValueError:
+        except ValueError:  # "http://[::1", "http://host:port"
             return True  # let the exporter report its own URL problem
         try:
-            socket.create_connection((host, port), timeout=1.0).close()
+            socket.create_connection((host, port), timeout=timeout).close()
         except OSError as exc:
             _config.warn_once(
                 "lazyotel: cannot reach the collector (%s at %s); spans of this run are dropped",
@@ -365,9 +372,11 @@ class GuardedExporter(SpanExporter):
 
 #: Seconds the exit already spent in ``hold_exit_for`` waits: the exit flush gets the rest.
 exit_waited = 0.0
+#: The command died of Ctrl-C while an exporter was still being built (see restore_interrupt_exit).
+interrupted = False
 
 
-def hold_exit_for(ready: threading.Event) -> None:
+def hold_exit_for(ready: threading.Event, worth_waiting: Callable[[float], bool]) -> None:
     """Make the interpreter's exit wait (within ``flush_timeout``) for an exporter's build.
 
     At exit, ``threading`` shuts ``concurrent.futures`` down before ``atexit`` handlers
@@ -375,23 +384,45 @@ def hold_exit_for(ready: threading.Event) -> None:
     ``opentelemetry.sdk._logs``, whose ``Resource.create()`` submits to a thread pool:
     "cannot schedule new futures after interpreter shutdown"), and a short command loses
     all its spans. A ``threading`` exit hook registered now runs before that shutdown.
+    ``worth_waiting(budget)`` says first whether the build is worth waiting for (no, when the
+    collector refuses connections: the spans are dropped anyway).
     """
     register = getattr(threading, "_register_atexit", None)  # private, Python >= 3.9
     if register is None:
         return
 
     def wait() -> None:
-        global exit_waited
+        global exit_waited, interrupted
         if ready.is_set():
             return
+        interrupted = interrupted or getattr(sys, "last_type", None) is KeyboardInterrupt
         started = time.monotonic()
-        ready.wait(max(_config.SETTINGS.effective_flush_timeout() - exit_waited, 0.0))
+        budget = max(_config.SETTINGS.effective_flush_timeout() - exit_waited, 0.0)
+        try:
+            worth = worth_waiting(budget)
+        except Exception:  # noqa: BLE001 - an exit hook must never raise
+            worth = True
+        if worth:
+            ready.wait(max(budget - (time.monotonic() - started), 0.0))
         exit_waited += time.monotonic() - started
 
-    try:
+    with contextlib.suppress(RuntimeError):  # the interpreter is already shutting down
         register(wait)
-    except RuntimeError:  # the interpreter is already shutting down
-        pass
+
+
+def restore_interrupt_exit() -> None:
+    """Give back the "killed by Ctrl-C" exit status that an exporter's build erased.
+
+    After an unhandled KeyboardInterrupt CPython exits by SIGINT (status 130) only if a flag
+    set when the main module raised it is still set at the very end, and every ``exec`` of
+    a string resets it (``run_eval_code_obj`` in Python/pythonrun.c). The exporter's imports,
+    running in their thread while the interpreter exits, do (namedtuple, dataclasses), so the
+    command would exit with 1. An ``exec`` that raises KeyboardInterrupt sets the flag again.
+    """
+    if not interrupted:
+        return
+    with contextlib.suppress(KeyboardInterrupt):
+        exec("raise KeyboardInterrupt")  # a constant string, see above
 
 
 def _proxied() -> bool:

@@ -141,9 +141,8 @@ def test_capture_spans_ignores_an_otlp_endpoint_in_the_environment(
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
     monkeypatch.setenv("LAZYOTEL_MODE", "test")
     lazyotel.bootstrap("svc", exporter="otlp")
-    with testing.capture_spans() as spans:
-        with lazyotel.get_tracer("t").start_as_current_span("only-in-memory"):
-            pass
+    with testing.capture_spans() as spans, lazyotel.get_tracer("t").start_as_current_span("only-in-memory"):
+        pass
     assert spans.names() == ["only-in-memory"]
     from lazyotel._provider import RUNTIME
 
@@ -155,9 +154,12 @@ def test_deterministic_ids_are_sequential_and_ignore_random_seed() -> None:
     runs = []
     for seed in (1, 2):
         random.seed(seed)
-        with testing.capture_spans(deterministic_ids=True) as spans:
-            with tracer.start_as_current_span("a"), tracer.start_as_current_span("b"):
-                pass
+        with (
+            testing.capture_spans(deterministic_ids=True) as spans,
+            tracer.start_as_current_span("a"),
+            tracer.start_as_current_span("b"),
+        ):
+            pass
         runs.append([(s.context.trace_id, s.context.span_id) for s in spans])
         testing.reset()
     assert runs[0] == runs[1] == [(1, 2), (1, 1)]
@@ -210,7 +212,9 @@ def test_enabled_traces_for_real_with_the_configured_exporter() -> None:
 
 def test_reset_fails_loudly_when_a_global_moved(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delattr(trace, "_TRACER_PROVIDER_SET_ONCE")
-    with pytest.raises(RuntimeError, match=r"does not know opentelemetry-api \S+: .*_TRACER_PROVIDER_SET_ONCE"):
+    with pytest.raises(
+        RuntimeError, match=r"does not know opentelemetry-api \S+: .*_TRACER_PROVIDER_SET_ONCE"
+    ):
         testing.reset()
     monkeypatch.undo()
     testing.reset()
