@@ -78,9 +78,10 @@ def bootstrap(
     """Record how telemetry should run; import nothing and start nothing.
 
     Call it once at the top of a CLI's entry module. Telemetry starts on the first span that
-    is really made (the first traced command, in ``on`` mode). Calling it again before that
-    updates the configuration; after that it reconfigures the running pipeline (see
-    ``reconfigure``). Arguments left at ``None`` fall back to the standard ``OTEL_*``
+    is really made (the first traced command, in ``on`` mode). Calling it again replaces the
+    configuration (arguments not given take their defaults): before that span it only
+    records it; after, it reconfigures the running pipeline (see ``reconfigure``, which
+    changes only the keywords it is given). Arguments left at ``None`` fall back to the standard ``OTEL_*``
     environment variables.
 
     Args:
@@ -154,5 +155,9 @@ def reconfigure(
     given = {"endpoint": endpoint, "headers": headers, "exporter": exporter, "protocol": protocol}
     changes = {name: value for name, value in given.items() if value is not _UNSET}
     staged = _config.SETTINGS.copy()
-    _config.apply(staged, changes)
+    try:
+        _config.apply(staged, changes)
+    except (TypeError, ValueError) as exc:  # the checks are bootstrap's: name this function
+        msg = str(exc).replace("lazyotel.bootstrap(", "lazyotel.reconfigure(", 1)
+        raise type(exc)(msg) from None
     _provider.apply_live(_config.apply(_config.SETTINGS, changes))

@@ -217,7 +217,14 @@ def build_exporter(settings: Settings) -> SpanExporter | None:
             msg = f"the OTLP {protocol} exporter is not installed (pip install 'lazyotel[{extra}]')"
             raise Unavailable(msg)
         endpoint = otlp_endpoint(settings, protocol)
-        return GuardedExporter(_otlp_factory(settings, protocol, endpoint), endpoint, f"OTLP {protocol}")
+        exporter = GuardedExporter(_otlp_factory(settings, protocol, endpoint), endpoint, f"OTLP {protocol}")
+        # Nobody chose the default localhost collector: its absence is not worth a warning on
+        # every run of a developer's CLI (it is logged at debug level).
+        exporter.quiet_unreachable = settings.endpoint is None and not any(
+            os.environ.get(name)
+            for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        )
+        return exporter
     if isinstance(spec, str):
         return GuardedExporter(_entry_point_factory(spec), None, spec)
     if hasattr(spec, "export"):
@@ -291,6 +298,7 @@ class GuardedExporter(SpanExporter):
         self._ready = threading.Event()
         self._probe_next = endpoint is not None and not _proxied()
         self._closed = False
+        self.quiet_unreachable = False
         self.exported = 0
         self.failed = 0
         threading.Thread(target=self._build, name="lazyotel-exporter-init", daemon=True).start()
@@ -353,7 +361,8 @@ class GuardedExporter(SpanExporter):
         try:
             socket.create_connection((host, port), timeout=timeout).close()
         except OSError as exc:
-            _config.warn_once(
+            report = _config.debug if self.quiet_unreachable else _config.warn_once
+            report(
                 "lazyotel: cannot reach the collector (%s at %s); spans of this run are dropped",
                 type(exc).__name__,
                 redact_url(str(self._endpoint)),
@@ -434,15 +443,14 @@ def redact_url(url: str | None) -> str:
     """The URL without user info, query or fragment (they can carry credentials)."""
     if not url:
         return ""
-    parts = urlsplit(url)
-    if not parts.scheme:
-        return url.split("@")[-1]
+    parts = urlsplit(url if "://" in url else f"//{url}")  # "host:port" has no scheme
     host = parts.hostname or ""
     try:
         port = f":{parts.port}" if parts.port else ""
     except ValueError:
         port = ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
+    scheme = f"{parts.scheme}://" if parts.scheme else ""
+    return f"{scheme}{host}{port}{parts.path}"
 
 
 # -- OpenTelemetry's own logging ---------------------------------------------------------------

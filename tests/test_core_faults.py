@@ -8,6 +8,7 @@ one warning (from the ``lazyotel`` logger), and an exit within ``flush_timeout``
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,6 +115,18 @@ def test_silent_collector(on_env: dict[str, str], protocol: str) -> None:
         setup = f'lazyotel.bootstrap("fault-demo", endpoint={silent.endpoint!r}, protocol={protocol!r})'
         child = run_program(setup, on_env)
     assert_unaffected(child, warned=None)
+
+
+def test_default_collector_absent_is_not_worth_a_warning(on_env: dict[str, str]) -> None:
+    """Nobody configured an endpoint: the default localhost collector being absent (a developer's
+    machine) is logged at debug level, not warned about on every run."""
+    with socket.socket() as probe:
+        if probe.connect_ex(("localhost", 4318)) == 0:
+            pytest.skip("something listens on localhost:4318")
+    child = run_program('lazyotel.bootstrap("fault-demo")', reported(on_env))
+    assert_unaffected(child, warned=False)
+    explicit = f'lazyotel.bootstrap("fault-demo", endpoint={refused_endpoint()!r})'
+    assert_unaffected(run_program(explicit, reported(on_env)), warned=True)
 
 
 def test_unresolvable_collector_host(on_env: dict[str, str]) -> None:
