@@ -27,8 +27,11 @@ LOWEST_PINS = [
     "opentelemetry-api==1.21.0",
     "opentelemetry-sdk==1.21.0",
     "opentelemetry-exporter-otlp-proto-http==1.21.0",
+    "opentelemetry-exporter-otlp-proto-grpc==1.21.0",
     "opentelemetry-proto==1.21.0",
     "pytest>=7.4",
+    "pytest-xdist>=3",
+    "pytest-randomly>=3.12",
     "hypothesis>=6.80",
 ]
 # The tests that exercise what changes with the OpenTelemetry version: the provider reset,
