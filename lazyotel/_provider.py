@@ -164,14 +164,7 @@ def shutdown(timeout: float | None = None) -> bool:
 
 def _at_exit() -> None:
     """The bounded exit: the SDK's own unbounded atexit shutdown is never registered."""
-    import sys
-
-    # Less what the exit already waited for an exporter's build (see _sdk.hold_exit_for).
-    sdk = sys.modules.get("lazyotel._sdk")
-    waited = getattr(sdk, "exit_waited", 0.0)
-    shutdown(max(SETTINGS.effective_flush_timeout() - waited, 0.0))
-    if sdk is not None:
-        sdk.restore_interrupt_exit()
+    shutdown(SETTINGS.effective_flush_timeout())
 
 
 def apply_live(changed: list[str]) -> None:

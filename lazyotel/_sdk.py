@@ -6,12 +6,10 @@ wrong while exporting is caught here and turned into at most one warning.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import sys
 import threading
-import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -279,60 +277,35 @@ def _group(group: str, entry_points: Any) -> Sequence[Any]:
 
 
 class GuardedExporter(SpanExporter):
-    """Wraps the real exporter: builds it off the command's path, and never lets it hurt.
+    """Wraps the real exporter so that it never hurts the command.
 
-    - The real exporter (and its import: ``requests`` or ``grpc``) is built in a background
-      thread started at activation, so the command does not wait for it.
     - Before the first export, and after any failure, one TCP connect to the collector
       decides whether it is worth trying: a refused or unreachable collector drops the batch
       at once instead of entering the exporter's retry back-off (up to 7 s per batch).
     - Any exception becomes a failed export and at most one warning.
+
+    The real exporter is built at activation, and the command waits for it (see ``_build``).
+    Building it in the background instead took its import (``requests`` or ``grpc``) off the
+    first span's path, but made whole runs slower (a traced ``data load`` of examples/ktrade:
+    968 ms, against 828 ms waiting for it and 845 ms for an eager set-up: the import competes
+    with the command for the GIL) and needed exit hooks to keep short commands' spans.
     """
 
     def __init__(self, factory: Callable[[], Any], endpoint: str | None, label: str) -> None:
-        self._factory = factory
         self._label = label
         self._endpoint = endpoint
-        self._inner: Any = None
-        self._error: BaseException | None = None
-        self._ready = threading.Event()
+        self._inner: Any = _build(factory, label)
         self._probe_next = endpoint is not None and not _proxied()
         self._closed = False
         self.quiet_unreachable = False
         self.exported = 0
         self.failed = 0
-        threading.Thread(target=self._build, name="lazyotel-exporter-init", daemon=True).start()
-        hold_exit_for(self._ready, self._worth_waiting)
-
-    def _build(self) -> None:
-        try:
-            self._inner = self._factory()
-        except BaseException as exc:  # noqa: BLE001
-            self._error = exc
-        finally:
-            self._ready.set()
 
     def _where(self) -> str:
         return self._label + (f" at {redact_url(self._endpoint)}" if self._endpoint else "")
 
-    def _worth_waiting(self, budget: float) -> bool:
-        """At exit, before waiting for the build: only if the collector accepts a connection."""
-        return not self._probe_next or self._reachable(min(budget, 1.0))
-
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        # Probe before waiting for the build: a dead collector needs no exporter, and a short
-        # command's exit then does not wait for the exporter's import.
-        if self._probe_next and not self._closed and not self._reachable():
-            self.failed += len(spans)
-            return SpanExportResult.FAILURE
-        self._ready.wait()
-        if self._inner is None or self._closed:
-            if self._error is not None:
-                _config.warn_once(
-                    "lazyotel: the %s exporter could not be built (%s); spans are dropped",
-                    self._label,
-                    describe(self._error),
-                )
+        if self._closed or (self._probe_next and not self._reachable()):
             self.failed += len(spans)
             return SpanExportResult.FAILURE
         try:
@@ -372,66 +345,40 @@ class GuardedExporter(SpanExporter):
 
     def shutdown(self) -> None:
         self._closed = True
-        if self._ready.is_set() and self._inner is not None:
-            self._inner.shutdown()
+        self._inner.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
 
 
-#: Seconds the exit already spent in ``hold_exit_for`` waits: the exit flush gets the rest.
-exit_waited = 0.0
-#: The command died of Ctrl-C while an exporter was still being built (see restore_interrupt_exit).
-interrupted = False
+#: How long activation waits for an exporter to be built. An import takes a fraction of a
+#: second; only a broken factory (one that connects to a hung host, say) takes longer.
+BUILD_TIMEOUT = 5.0
 
 
-def hold_exit_for(ready: threading.Event, worth_waiting: Callable[[float], bool]) -> None:
-    """Make the interpreter's exit wait (within ``flush_timeout``) for an exporter's build.
+def _build(factory: Callable[[], Any], label: str) -> Any:
+    """Call ``factory`` in a daemon thread and wait for it at most ``BUILD_TIMEOUT`` seconds.
 
-    At exit, ``threading`` shuts ``concurrent.futures`` down before ``atexit`` handlers
-    run; an exporter still being built then fails to import (the gRPC exporter imports
-    ``opentelemetry.sdk._logs``, whose ``Resource.create()`` submits to a thread pool:
-    "cannot schedule new futures after interpreter shutdown"), and a short command loses
-    all its spans. A ``threading`` exit hook registered now runs before that shutdown.
-    ``worth_waiting(budget)`` says first whether the build is worth waiting for (no, when the
-    collector refuses connections: the spans are dropped anyway).
+    The command waits (the thread has the interpreter to itself), but never forever.
     """
-    register = getattr(threading, "_register_atexit", None)  # private, Python >= 3.9
-    if register is None:
-        return
+    outcome: list[Any] = []
 
-    def wait() -> None:
-        global exit_waited, interrupted
-        if ready.is_set():
-            return
-        interrupted = interrupted or getattr(sys, "last_type", None) is KeyboardInterrupt
-        started = time.monotonic()
-        budget = max(_config.SETTINGS.effective_flush_timeout() - exit_waited, 0.0)
+    def target() -> None:
         try:
-            worth = worth_waiting(budget)
-        except Exception:  # noqa: BLE001 - an exit hook must never raise
-            worth = True
-        if worth:
-            ready.wait(max(budget - (time.monotonic() - started), 0.0))
-        exit_waited += time.monotonic() - started
+            outcome.append((True, factory()))
+        except BaseException as exc:  # noqa: BLE001 - reported by the caller
+            outcome.append((False, exc))
 
-    with contextlib.suppress(RuntimeError):  # the interpreter is already shutting down
-        register(wait)
-
-
-def restore_interrupt_exit() -> None:
-    """Give back the "killed by Ctrl-C" exit status that an exporter's build erased.
-
-    After an unhandled KeyboardInterrupt CPython exits by SIGINT (status 130) only if a flag
-    set when the main module raised it is still set at the very end, and every ``exec`` of
-    a string resets it (``run_eval_code_obj`` in Python/pythonrun.c). The exporter's imports,
-    running in their thread while the interpreter exits, do (namedtuple, dataclasses), so the
-    command would exit with 1. An ``exec`` that raises KeyboardInterrupt sets the flag again.
-    """
-    if not interrupted:
-        return
-    with contextlib.suppress(KeyboardInterrupt):
-        exec("raise KeyboardInterrupt")  # a constant string, see above
+    thread = threading.Thread(target=target, name="lazyotel-exporter-build", daemon=True)
+    thread.start()
+    thread.join(BUILD_TIMEOUT)
+    if not outcome:
+        msg = f"the {label} exporter was not built within {BUILD_TIMEOUT:.0f} s"
+        raise Unavailable(msg)
+    built, value = outcome[0]
+    if not built:
+        raise value
+    return value
 
 
 def _proxied() -> bool:

@@ -88,11 +88,10 @@ def names():
 def settle(until):
     deadline = time.monotonic() + 10
     while not until() and time.monotonic() < deadline:
-        time.sleep(0.05)  # an exporter's build thread may still be finishing
+        time.sleep(0.05)  # an old batch processor's thread may still be finishing
 
 with tracer.start_as_current_span("swap-0"):
     pass
-settle(lambda: "lazyotel-exporter-init" not in names())
 baseline = names()
 for i in range(1, 21):
     lazyotel.reconfigure(endpoint=endpoints[i % 2])
