@@ -325,11 +325,17 @@ def _check_exporter(value: object, protocol: str | None) -> object:
                 f"unknown exporter; choose one of {_choices(EXPORTERS)}, "
                 "a SpanExporter object, or a callable that returns one",
             )
-        resolved = otlp_protocol(protocol)
-        if value == "otlp" and resolved in PROTOCOLS:  # a bad variable is reported at activation
-            require_exporter_package(resolved, param="exporter", value=value)
+        # Checked now only when the code decides the protocol (the argument, or the HTTP
+        # default): a protocol from the environment is the operator's, and a missing package
+        # for it is reported once at activation, never raised from the CLI's import.
+        from_env = any(
+            os.environ.get(name)
+            for name in ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
+        )
+        if value == "otlp" and (protocol is not None or not from_env):
+            require_exporter_package(protocol or "http/protobuf", param="exporter", value=value)
         return value
-    if hasattr(value, "export") or callable(value):
+    if callable(value) or hasattr(value, "export"):  # a factory (a class too) or an exporter
         return value
     _type_fail("exporter", value, "an exporter name, a SpanExporter object or a factory")
 

@@ -54,9 +54,9 @@ def activate() -> None:
         return
     if not STATE.resolved:
         _config.refresh()
-    if STATE.mode != "on" and not STATE.real:
-        # test/off mode, traced only because lazyotel.testing captures: it supplies the
-        # provider, and nothing may reach the network.
+    if (STATE.mode != "on" or RUNTIME.override is not None) and not STATE.real:
+        # Traced only because lazyotel.testing captures (in any mode): the capture supplies
+        # the provider, and nothing may reach the network.
         return
     with RUNTIME.lock:
         if RUNTIME.activated:

@@ -62,12 +62,18 @@ def activate(runtime: Runtime, settings: Settings) -> None:
 
 def apply_live(runtime: Runtime, settings: Settings, changed: list[str]) -> None:
     """Reconfigure a running pipeline: swap the exporter, rebuild the resource, arm hooks."""
-    if runtime.own is not None:
-        if any(name in changed for name in _config.EXPORT_PARAMS) and runtime.switch is not None:
-            old = runtime.switch.replace(build_processor(settings))
+    if runtime.own is not None and runtime.switch is not None:  # None after shutdown()
+        if any(name in changed for name in _config.EXPORT_PARAMS):
+            new = build_processor(settings)
+            old = runtime.switch.replace(new)
             if old is not None:
                 from ._provider import run_bounded
 
+                old_exporter = getattr(old, "lazyotel_exporter", None)
+                new_exporter = getattr(new, "lazyotel_exporter", None)
+                if old_exporter is not None and new_exporter is not None:
+                    # An exporter object the user passed serves on in the new pipeline.
+                    old_exporter.keep_inner = old_exporter.inner is new_exporter.inner
                 run_bounded(old.shutdown, settings.effective_flush_timeout(), "swap")
         if any(name in changed for name in _config.RESOURCE_PARAMS):
             # A provider's resource is fixed: build a new one around the same processor.
@@ -225,7 +231,7 @@ def build_exporter(settings: Settings) -> SpanExporter | None:
         return exporter
     if isinstance(spec, str):
         return GuardedExporter(_entry_point_factory(spec), None, spec)
-    if hasattr(spec, "export"):
+    if hasattr(spec, "export") and not isinstance(spec, type):  # an object; a class is a factory
         return GuardedExporter(lambda: spec, None, type(spec).__name__)
     return GuardedExporter(spec, None, getattr(spec, "__name__", "exporter"))
 
@@ -294,7 +300,8 @@ class GuardedExporter(SpanExporter):
     def __init__(self, factory: Callable[[], Any], endpoint: str | None, label: str) -> None:
         self._label = label
         self._endpoint = endpoint
-        self._inner: Any = _build(factory, label)
+        self.inner: Any = _build(factory, label)
+        self.keep_inner = False  # shutdown() leaves the real exporter running (it serves on)
         self._probe_next = endpoint is not None and not _proxied()
         self._closed = False
         self.quiet_unreachable = False
@@ -309,7 +316,7 @@ class GuardedExporter(SpanExporter):
             self.failed += len(spans)
             return SpanExportResult.FAILURE
         try:
-            result = self._inner.export(spans)
+            result = self.inner.export(spans)
         except Exception as exc:  # noqa: BLE001
             _config.warn_once("lazyotel: span export to %s failed (%s)", self._where(), describe(exc))
             result = SpanExportResult.FAILURE
@@ -345,7 +352,8 @@ class GuardedExporter(SpanExporter):
 
     def shutdown(self) -> None:
         self._closed = True
-        self._inner.shutdown()
+        if not self.keep_inner:
+            self.inner.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
