@@ -175,12 +175,35 @@ def doctor(command: Sequence[str], args: argparse.Namespace) -> int:
     return report.exit_code()
 
 
+#: The doctor's options that take a value: the token after them is not a command.
+_VALUED = ("--forbid", "--top", "--timeout")
+
+
+def _command_without_separator(options: list[str]) -> list[str]:
+    """The tokens from the first positional after ``doctor`` on, when ``--`` was left out."""
+    if not options or options[0] != "doctor":
+        return []
+    tokens = options[1:]
+    for index, token in enumerate(tokens):
+        if token.startswith("-"):
+            continue
+        if index and tokens[index - 1] in _VALUED:
+            continue
+        return tokens[index:]
+    return []
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m lazyotel``; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     split = argv.index("--") if "--" in argv else len(argv)
     options, command = argv[:split], argv[split + 1 :]
     parser, doctor_parser = build_parser()
+    stray = _command_without_separator(options)
+    if stray:  # checked first: "doctor mycli --help" must not print the doctor's help and exit 0
+        doctor_parser.error(
+            f"put the command after '--', e.g. python -m lazyotel doctor -- {shlex.join(stray)}"
+        )
     args = parser.parse_args(options)  # exits 2 on a bad option, 0 on --help
     if args.subcommand is None:
         parser.print_help(sys.stderr)

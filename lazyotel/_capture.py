@@ -30,6 +30,7 @@ TOTAL_CAP = 4096
 REDACTED = "[REDACTED]"
 
 _MAX_DEPTH = 6  # nesting kept inside one value
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _MAX_NODES = 128  # container items visited for one value (each costs at least 2 characters)
 _BIG = 1 << 53  # larger ints become strings: JSON readers lose their precision
 _CO_VARARGS = 0x04
@@ -63,6 +64,13 @@ def bind(fn: Any, skip: int) -> Params:
     method's ``self`` are not among the call's arguments; ``skip`` leading ones (a method's
     ``self`` or ``cls``) are left out of the capture.
     """
+    # Another decorator under this one (functools.wraps): its (*args, **kwargs) would hide the
+    # parameter names typer, click and inspect.signature see, and so what must be redacted.
+    for _ in range(100):
+        inner = getattr(fn, "__wrapped__", None)
+        if inner is None:
+            break
+        fn = inner
     offset = 0
     while type(fn).__name__ == "partial" and hasattr(fn, "func"):
         offset += len(getattr(fn, "args", ()))
@@ -157,7 +165,7 @@ def capture(params: Params, args: tuple[Any, ...], kwargs: dict[str, Any], spec:
                 safe = value
             else:
                 safe = _top(value)
-            out_kwargs[name if len(name) <= VALUE_CAP else _text(name)] = safe
+            out_kwargs[_name(name)] = safe
         encode = _encode or _encoder()
         text = encode({"args": out_args, "kwargs": out_kwargs})
         if _size(text) <= TOTAL_CAP:
@@ -176,6 +184,11 @@ def _kept(name: str, value: object, decide: Callable[[str, Any], bool] | None) -
         return bool(decide(name, value))
     except Exception:  # noqa: BLE001 - a filter that fails keeps the value out (it may be secret)
         return False
+
+
+def _name(name: str) -> str:
+    """A key as it may be encoded: short ASCII as is, anything else bounded and made valid."""
+    return name if len(name) <= VALUE_CAP and name.isascii() else _text(name)
 
 
 def _size(text: str) -> int:
@@ -326,9 +339,7 @@ def _container(value: Any, depth: int, walk: list[Any]) -> Any:
             walk[0] -= 1
             count += 1
             name = key if type(key) is str else _key(key)
-            out[name if len(name) <= VALUE_CAP else _text(name)] = (
-                REDACTED if redacted(name) else _safe(item, depth + 1, walk)
-            )
+            out[_name(name)] = REDACTED if redacted(name) else _safe(item, depth + 1, walk)
         return out
     items: list[Any] = []
     if isinstance(value, (set, frozenset)):
@@ -363,12 +374,18 @@ def _ordered(value: set[Any] | frozenset[Any]) -> list[Any]:
 
 def attribute_value(value: object) -> Any:
     """``value`` as an attribute value OpenTelemetry accepts (else its bounded text)."""
-    if isinstance(value, (str, bool, int, float)):
-        return _text(value) if isinstance(value, str) else value
-    if isinstance(value, (list, tuple)) and value:
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if _INT64_MIN <= value <= _INT64_MAX else _int(value)  # OTLP carries int64
+    if isinstance(value, (bool, float)):
+        return value
+    if isinstance(value, (list, tuple)) and 0 < len(value) <= _MAX_NODES:
         kind = bool if isinstance(value[0], bool) else type(value[0])
-        if kind in (str, bool, int, float) and all(type(item) is kind for item in value):
+        if kind is int and all(type(i) is int and _INT64_MIN <= i <= _INT64_MAX for i in value):
             return list(value)
+        if kind in (str, bool, float) and all(type(item) is kind for item in value):
+            return [_text(item) for item in value] if kind is str else list(value)
     text = _safe(value, 0, [_MAX_NODES, set()])
     return text if isinstance(text, str) else _text((_encode or _encoder())(text))
 

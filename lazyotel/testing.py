@@ -162,7 +162,7 @@ def capture_spans(*, deterministic_ids: bool = False) -> Iterator[CapturedSpans]
     try:
         yield CapturedSpans(exporter)
     finally:
-        STATE.forced -= 1
+        STATE.forced = max(STATE.forced - 1, 0)  # 0 already if the block called reset()
         RUNTIME.override = previous
         if lent:
             _follow.withdraw_global()
@@ -177,14 +177,15 @@ def enabled() -> Iterator[None]:
     On leaving, the spans are flushed and lazyotel's pipeline is shut down (within
     ``flush_timeout``), so the next test starts untraced again.
     """
+    previous_real = STATE.real
     STATE.forced += 1
     STATE.real = True
     _config.refresh()
     try:
         yield
     finally:
-        STATE.forced -= 1
-        STATE.real = STATE.forced > 0 and STATE.real
+        STATE.forced = max(STATE.forced - 1, 0)  # 0 already if the block called reset()
+        STATE.real = previous_real  # inside capture_spans(), spans go back to memory only
         _provider.deactivate(_config.SETTINGS.effective_flush_timeout())
         _config.refresh()
 

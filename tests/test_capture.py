@@ -277,3 +277,47 @@ def test_a_redacted_name_never_shows_its_value(
     text = capture(params, args, kwargs, True)
     assert SENTINEL not in text
     assert REDACTED in text or "truncated" in text
+
+
+def _login_decorator(fn: typing.Any) -> typing.Any:
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: typing.Any, **kwargs: typing.Any) -> typing.Any:
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def test_redaction_sees_through_another_decorator() -> None:
+    """typer and inspect.signature follow ``__wrapped__``: so does the capture."""
+
+    @lazyotel.trace_command
+    @_login_decorator
+    def login(user: str, password: str) -> None:
+        pass
+
+    with lazyotel.testing.capture_spans() as spans:
+        login("bob", "hunter2")
+    assert json.loads(spans.attributes("cli.login")["cli.args"]) == {"args": ["bob", REDACTED], "kwargs": {}}
+
+
+def test_a_key_that_is_not_valid_utf8_keeps_the_rest_of_the_capture() -> None:
+    def files(names: dict[str, int], verbose: bool = False) -> None:
+        pass
+
+    text = capture(bind(files, 0), ({"caf\udce9.txt": 1},), {"verbose": True}, True)
+    decoded = json.loads(text)
+    assert decoded["kwargs"] == {"verbose": True}
+    assert len(decoded["args"][0]) == 1
+    text.encode("utf-8")  # the attribute is valid UTF-8
+
+
+def test_an_operation_id_beyond_int64_becomes_text() -> None:
+    @lazyotel.trace_command
+    def submit() -> dict[str, int]:
+        return {"operation_id": 2**64}
+
+    with lazyotel.testing.capture_spans() as spans:
+        submit()
+    assert spans.attributes("cli.submit")["operation.id"] == str(2**64)

@@ -322,3 +322,13 @@ def test_parse_importtime_rebuilds_the_tree() -> None:
     assert other == ["a warning the command printed"]
     assert processes == 1
     assert (modules[2].self_ms, modules[2].cumulative_ms) == (0.05, 0.125)
+
+
+@pytest.mark.parametrize("options", [[], ["--top", "3"], ["--forbid", "pandas"]])
+def test_a_forgotten_separator_before_the_commands_help_is_a_usage_error(
+    env: dict[str, str], options: list[str]
+) -> None:
+    """``doctor mycli --help`` must not print the doctor's help and pass a CI guard with 0."""
+    result = doctor(*options, PYTHON, "--help", env=env)
+    assert result.returncode == 2
+    assert "put the command after '--'" in result.stderr

@@ -218,3 +218,35 @@ def test_reset_fails_loudly_when_a_global_moved(monkeypatch: pytest.MonkeyPatch)
         testing.reset()
     monkeypatch.undo()
     testing.reset()
+
+
+def test_reset_inside_a_capture_leaves_the_next_capture_working() -> None:
+    @lazyotel.trace_command
+    def cmd() -> int:
+        return 1
+
+    with testing.capture_spans():
+        testing.reset()
+    with testing.capture_spans() as spans:
+        cmd()
+    assert spans.names() == ["cli.cmd"]
+    from lazyotel._config import STATE
+
+    cmd()
+    assert STATE.bypass  # untraced again outside the capture
+
+
+def test_enabled_inside_a_capture_leaves_later_spans_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
+    exporter = InMemorySpanExporter()
+    lazyotel.bootstrap("svc", exporter=exporter)
+    tracer = lazyotel.get_tracer("t")
+    with testing.capture_spans() as spans:
+        with testing.enabled(), tracer.start_as_current_span("real"):
+            pass
+        with tracer.start_as_current_span("captured"):
+            pass
+        from lazyotel._provider import RUNTIME
+
+        assert RUNTIME.own is None  # no real pipeline built again after enabled() ended
+    assert "captured" in spans.names()
