@@ -117,10 +117,7 @@ def bootstrap(
         _unknown_keywords("bootstrap", unknown, _BOOTSTRAP_PARAMS)
     values = locals()
     changes = {name: values[name] for name in _BOOTSTRAP_PARAMS}
-    # Validate everything first, so a bad call changes nothing.
-    staged = _config.SETTINGS.copy()
-    _config.apply(staged, changes)
-    changed = _config.apply(_config.SETTINGS, changes)
+    changed = _config.apply(_config.SETTINGS, changes)  # checks all before storing any
     if "mode" in changed:
         _config.invalidate()
     _provider.apply_live(changed)
@@ -154,10 +151,9 @@ def reconfigure(
         _unknown_keywords("reconfigure", unknown, ("endpoint", "headers", "exporter", "protocol"))
     given = {"endpoint": endpoint, "headers": headers, "exporter": exporter, "protocol": protocol}
     changes = {name: value for name, value in given.items() if value is not _UNSET}
-    staged = _config.SETTINGS.copy()
     try:
-        _config.apply(staged, changes)
+        changed = _config.apply(_config.SETTINGS, changes)  # checks all before storing any
     except (TypeError, ValueError) as exc:  # the checks are bootstrap's: name this function
         msg = str(exc).replace("lazyotel.bootstrap(", "lazyotel.reconfigure(", 1)
         raise type(exc)(msg) from None
-    _provider.apply_live(_config.apply(_config.SETTINGS, changes))
+    _provider.apply_live(changed)

@@ -239,16 +239,18 @@ def require_exporter_package(protocol: str, *, param: str = "protocol", value: o
         )
 
 
+#: Where the environment names the OTLP protocol, the signal-specific variable first.
+PROTOCOL_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
+
+
+def env_protocol() -> str | None:
+    """The OTLP protocol the environment names, if any."""
+    return next((os.environ[name] for name in PROTOCOL_VARIABLES if os.environ.get(name)), None)
+
+
 def otlp_protocol(explicit: str | None) -> str:
-    """The argument, else ``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`` / ``_PROTOCOL``, else HTTP."""
-    env = os.environ
-    raw = (
-        explicit
-        or env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-        or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
-        or "http/protobuf"
-    )
-    return raw.strip().lower()
+    """The argument, else the environment's protocol, else HTTP/protobuf."""
+    return (explicit or env_protocol() or "http/protobuf").strip().lower()
 
 
 def is_name(value: str) -> bool:
@@ -328,11 +330,7 @@ def _check_exporter(value: object, protocol: str | None) -> object:
         # Checked now only when the code decides the protocol (the argument, or the HTTP
         # default): a protocol from the environment is the operator's, and a missing package
         # for it is reported once at activation, never raised from the CLI's import.
-        from_env = any(
-            os.environ.get(name)
-            for name in ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
-        )
-        if value == "otlp" and (protocol is not None or not from_env):
+        if value == "otlp" and (protocol is not None or env_protocol() is None):
             require_exporter_package(protocol or "http/protobuf", param="exporter", value=value)
         return value
     if callable(value) or hasattr(value, "export"):  # a factory (a class too) or an exporter

@@ -525,13 +525,7 @@ class Command:
     def enter(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
         """Start the span and make it current: (span, token), or (None, None) if untraced."""
         span, ctx = self.open(args, kwargs)
-        if span is None:
-            return None, None
-        try:
-            return span, _api.attach(ctx)
-        except Exception as exc:  # noqa: BLE001
-            _fault(exc)
-            return span, None
+        return span, self.attach(ctx)
 
     def attach(self, ctx: Any) -> Any:
         if ctx is None:

@@ -91,26 +91,46 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def run_bounded(fn: Callable[[], object], timeout: float, name: str) -> bool:
-    """Run ``fn`` in a daemon thread and wait at most ``timeout`` seconds; True if it finished.
+def call_bounded(fn: Callable[[], Any], timeout: float, name: str) -> tuple[bool, Any] | None:
+    """Call ``fn`` in a daemon thread and wait at most ``timeout`` seconds.
 
-    A thread left behind is a daemon, so it never holds the interpreter's exit.
+    Returns:
+        ``(True, result)`` or ``(False, exception)``, or None if ``fn`` is still running. A
+        thread left behind is a daemon, so it never holds the interpreter's exit.
     """
     import threading
 
+    outcome: list[tuple[bool, Any]] = []
+
     def target() -> None:
         try:
-            fn()
-        except Exception as exc:  # noqa: BLE001
-            _config.debug("lazyotel: %s failed: %s", name, describe(exc))
+            outcome.append((True, fn()))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            outcome.append((False, exc))
 
     thread = threading.Thread(target=target, name=f"lazyotel-{name}", daemon=True)
     thread.start()
     thread.join(max(timeout, 0.0))
-    if thread.is_alive():
+    return outcome[0] if outcome else None
+
+
+def run_bounded(fn: Callable[[], object], timeout: float, name: str) -> bool:
+    """Run ``fn`` for at most ``timeout`` seconds (see ``call_bounded``); True if it finished."""
+    outcome = call_bounded(fn, timeout, name)
+    if outcome is None:
         _config.debug("lazyotel: %s still running after %.3fs; not waiting", name, timeout)
         return False
+    if not outcome[0]:
+        _config.debug("lazyotel: %s failed: %s", name, describe(outcome[1]))
     return True
+
+
+def arm_instrumentations() -> None:
+    """Instrument the configured libraries (now if imported, else on import); never raises."""
+    if SETTINGS.instrument:
+        from . import _instrument
+
+        _instrument.arm(SETTINGS.instrument)
 
 
 def _timeout(timeout: float | None) -> float:
@@ -169,12 +189,10 @@ def _at_exit() -> None:
 
 def apply_live(changed: list[str]) -> None:
     """Carry configuration changes made after activation into the running pipeline."""
-    if "instrument" in changed and RUNTIME.override is not None and SETTINGS.instrument:
-        # Inside lazyotel.testing.capture_spans(): arm now, as activation would have.
-        from . import _instrument
-
-        _instrument.arm(SETTINGS.instrument)
-    if not changed or not RUNTIME.activated or RUNTIME.failed:
+    live = RUNTIME.activated and not RUNTIME.failed
+    if "instrument" in changed and (live or RUNTIME.override is not None):
+        arm_instrumentations()  # as activation (or capture_spans) would have
+    if not changed or not live:
         return
     with RUNTIME.lock:
         try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import threading
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -18,7 +17,7 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 from . import _config, _follow
-from ._provider import describe
+from ._provider import arm_instrumentations, call_bounded, describe
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -54,14 +53,11 @@ def activate(runtime: Runtime, settings: Settings) -> None:
         provider.add_span_processor(switch)
         runtime.own, runtime.switch = provider, switch
         _follow.install_global()
-    if settings.instrument:
-        from . import _instrument
-
-        _instrument.arm(settings.instrument)
+    arm_instrumentations()
 
 
 def apply_live(runtime: Runtime, settings: Settings, changed: list[str]) -> None:
-    """Reconfigure a running pipeline: swap the exporter, rebuild the resource, arm hooks."""
+    """Reconfigure a running pipeline: swap the exporter, rebuild the resource."""
     if runtime.own is not None and runtime.switch is not None:  # None after shutdown()
         if any(name in changed for name in _config.EXPORT_PARAMS):
             new = build_processor(settings)
@@ -81,10 +77,6 @@ def apply_live(runtime: Runtime, settings: Settings, changed: list[str]) -> None
             provider = TracerProvider(resource=build_resource(settings), shutdown_on_exit=False)
             provider.add_span_processor(runtime.switch)
             runtime.own = provider
-    if "instrument" in changed and settings.instrument:
-        from . import _instrument
-
-        _instrument.arm(settings.instrument)
 
 
 def build_resource(settings: Settings) -> Resource:
@@ -369,21 +361,11 @@ def _build(factory: Callable[[], Any], label: str) -> Any:
 
     The command waits (the thread has the interpreter to itself), but never forever.
     """
-    outcome: list[Any] = []
-
-    def target() -> None:
-        try:
-            outcome.append((True, factory()))
-        except BaseException as exc:  # noqa: BLE001 - reported by the caller
-            outcome.append((False, exc))
-
-    thread = threading.Thread(target=target, name="lazyotel-exporter-build", daemon=True)
-    thread.start()
-    thread.join(BUILD_TIMEOUT)
-    if not outcome:
+    outcome = call_bounded(factory, BUILD_TIMEOUT, "exporter-build")
+    if outcome is None:
         msg = f"the {label} exporter was not built within {BUILD_TIMEOUT:.0f} s"
         raise Unavailable(msg)
-    built, value = outcome[0]
+    built, value = outcome
     if not built:
         raise value
     return value

@@ -158,7 +158,7 @@ def capture_spans(*, deterministic_ids: bool = False) -> Iterator[CapturedSpans]
     lent = _follow.lend_global()
     STATE.forced += 1
     _config.refresh()
-    _arm_instrumentations()
+    _provider.arm_instrumentations()
     try:
         yield CapturedSpans(exporter)
     finally:
@@ -188,13 +188,6 @@ def enabled() -> Iterator[None]:
         STATE.real = previous_real  # inside capture_spans(), spans go back to memory only
         _provider.deactivate(_config.SETTINGS.effective_flush_timeout())
         _config.refresh()
-
-
-def _arm_instrumentations() -> None:
-    if _config.SETTINGS.instrument:
-        from . import _instrument
-
-        _instrument.arm(_config.SETTINGS.instrument)
 
 
 # -- reset ---------------------------------------------------------------------------------------
