@@ -338,13 +338,18 @@ def _check_exporter(value: object, protocol: str | None) -> object:
     _type_fail("exporter", value, "an exporter name, a SpanExporter object or a factory")
 
 
-def _check_instrument(value: object) -> tuple[str, ...]:
+def _strings(param: str, value: object, expected: str) -> tuple[Any, ...]:
+    """One string or an iterable of them, as a tuple (items checked by the caller)."""
     if isinstance(value, str):
-        value = (value,)
+        return (value,)
     try:
-        names: tuple[Any, ...] = tuple(value)  # type: ignore[arg-type]
+        return tuple(value)  # type: ignore[arg-type]
     except TypeError:
-        _type_fail("instrument", value, "a list of library names such as ['httpx']")
+        _type_fail(param, value, expected)
+
+
+def _check_instrument(value: object) -> tuple[str, ...]:
+    names = _strings("instrument", value, "a list of library names such as ['httpx']")
     for name in names:
         if not isinstance(name, str) or not is_name(name):
             _fail(
@@ -357,12 +362,7 @@ def _check_instrument(value: object) -> tuple[str, ...]:
 
 
 def _check_redact(value: object) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = (value,)
-    try:
-        patterns: tuple[Any, ...] = tuple(value)  # type: ignore[arg-type]
-    except TypeError:
-        _type_fail("redact", value, "a list of parameter-name substrings")
+    patterns = _strings("redact", value, "a list of parameter-name substrings")
     for pattern in patterns:
         if not isinstance(pattern, str) or not pattern:
             _fail("redact", pattern, "each pattern must be a non-empty string")
