@@ -456,7 +456,7 @@ def _load_api() -> Any:
 
 def _fault(exc: BaseException) -> None:
     _config.warn_once(
-        "lazyotel: a command span could not be recorded (%s); the command is not affected",
+        "a command span could not be recorded (%s); the command is not affected",
         _provider.describe(exc),
     )
 

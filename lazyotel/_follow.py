@@ -16,13 +16,49 @@ Imported only once a span is really wanted.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from opentelemetry import trace
 
+from . import _config
 from ._provider import RUNTIME
 
 _NOOP = trace.NoOpTracerProvider()
+_PROVIDER_VARIABLE = "OTEL_PYTHON_TRACER_PROVIDER"
+
+
+class _Unloadable:
+    """Whether ``OTEL_PYTHON_TRACER_PROVIDER`` already failed to load (it is tried once)."""
+
+    failed = False
+
+
+def global_provider() -> trace.TracerProvider:
+    """``trace.get_tracer_provider()``, except that it never raises nor logs a traceback.
+
+    With ``OTEL_PYTHON_TRACER_PROVIDER`` set and no provider installed, OpenTelemetry loads
+    the named provider on this call; a name that is not installed raises ``StopIteration``
+    after logging a traceback. That is one lazyotel warning here, and the proxy (no real
+    provider) from then on.
+    """
+    provider = trace._TRACER_PROVIDER
+    if provider is not None:
+        return provider
+    if _Unloadable.failed or _PROVIDER_VARIABLE not in os.environ:
+        return trace._PROXY_TRACER_PROVIDER
+    try:
+        with _config.funnelled("opentelemetry.util._providers", quiet=True):  # warned below
+            return trace.get_tracer_provider()
+    except Exception as exc:  # noqa: BLE001 - a bad variable must not break the command
+        _Unloadable.failed = True
+        _config.warn_once(
+            "%s=%r could not be loaded (%s); it is ignored",
+            _PROVIDER_VARIABLE,
+            os.environ.get(_PROVIDER_VARIABLE),
+            type(exc).__name__,
+        )
+        return trace._PROXY_TRACER_PROVIDER
 
 
 def current_provider() -> trace.TracerProvider:
@@ -30,7 +66,7 @@ def current_provider() -> trace.TracerProvider:
     provider = RUNTIME.override or RUNTIME.own
     if provider is not None:
         return provider  # type: ignore[no-any-return]
-    provider = trace.get_tracer_provider()
+    provider = global_provider()
     # type() rather than isinstance(): an ABC check on every span costs more than the rest.
     if provider is PROVIDER or type(provider) is trace.ProxyTracerProvider:
         return _NOOP
@@ -104,13 +140,13 @@ PROVIDER = FollowingProvider()
 
 def install_global() -> bool:
     """Make ``PROVIDER`` the global provider if none is set; False if someone else's is."""
-    current = trace.get_tracer_provider()
+    current = global_provider()
     if current is PROVIDER:
         return True
     if not isinstance(current, trace.ProxyTracerProvider):
         return False
     trace.set_tracer_provider(PROVIDER)
-    return trace.get_tracer_provider() is PROVIDER
+    return trace._TRACER_PROVIDER is PROVIDER
 
 
 def lend_global() -> bool:
@@ -121,8 +157,10 @@ def lend_global() -> bool:
     ``trace.set_tracer_provider`` succeeds, with no "Overriding ... is not allowed" warning.
     Returns True if it lent it (``withdraw_global`` takes it back).
     """
-    if trace.get_tracer_provider() is not trace._PROXY_TRACER_PROVIDER:
-        return False  # a real provider (or ours) is installed already
+    if trace._TRACER_PROVIDER is not None:
+        # A real provider (or ours) is installed already. (Not get_tracer_provider(): in
+        # test mode nothing may load OTEL_PYTHON_TRACER_PROVIDER's provider.)
+        return False
     latch = trace._TRACER_PROVIDER_SET_ONCE
     if getattr(latch, "_done", True):
         return False
@@ -138,7 +176,7 @@ def withdraw_global() -> None:
 
 def foreign_provider() -> trace.TracerProvider | None:
     """The real provider someone other than lazyotel installed, if any."""
-    current = trace.get_tracer_provider()
+    current = global_provider()
     if current is PROVIDER or isinstance(current, trace.ProxyTracerProvider):
         return None
     return current

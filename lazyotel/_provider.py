@@ -8,6 +8,7 @@ first real span, exactly once, under a lock. The OpenTelemetry-facing classes li
 from __future__ import annotations
 
 import _thread
+import sys
 
 from . import _config
 from ._config import SETTINGS, STATE
@@ -62,7 +63,8 @@ def activate() -> None:
         if RUNTIME.activated:
             return
         try:
-            from . import _sdk
+            with _config.quiet_otel_import():
+                from . import _sdk
 
             _sdk.activate(RUNTIME, SETTINGS)
             if RUNTIME.own is not None and not RUNTIME.exit_registered:
@@ -76,7 +78,7 @@ def activate() -> None:
             STATE.closed = True
             _config.refresh()
             _config.warn_once(
-                "lazyotel: telemetry is off for this run: it could not start (%s)",
+                "telemetry is off for this run: it could not start (%s)",
                 describe(exc),
             )
         finally:
@@ -118,10 +120,10 @@ def run_bounded(fn: Callable[[], object], timeout: float, name: str) -> bool:
     """Run ``fn`` for at most ``timeout`` seconds (see ``call_bounded``); True if it finished."""
     outcome = call_bounded(fn, timeout, name)
     if outcome is None:
-        _config.debug("lazyotel: %s still running after %.3fs; not waiting", name, timeout)
+        _config.debug("%s still running after %.3fs; not waiting", name, timeout)
         return False
     if not outcome[0]:
-        _config.debug("lazyotel: %s failed: %s", name, describe(outcome[1]))
+        _config.debug("%s failed: %s", name, describe(outcome[1]))
     return True
 
 
@@ -200,7 +202,7 @@ def apply_live(changed: list[str]) -> None:
 
             _sdk.apply_live(RUNTIME, SETTINGS, changed)
         except Exception as exc:  # noqa: BLE001
-            _config.warn_once("lazyotel: could not apply the new configuration (%s)", describe(exc))
+            _config.warn_once("could not apply the new configuration (%s)", describe(exc))
 
 
 def deactivate(timeout: float) -> None:
@@ -221,8 +223,11 @@ def deactivate(timeout: float) -> None:
 class LazyTracer:
     """A tracer that is safe to create at module level: it imports nothing until used.
 
-    On first use it activates telemetry (unless the mode bypasses it) and then delegates to a
-    tracer that follows the current provider, so it survives ``reconfigure`` and test resets.
+    Each span asks whether tracing is on. If not (``off`` or ``test`` mode, after
+    ``shutdown()``), it gets a no-op span: nothing imported, no OpenTelemetry global read or
+    loaded (in ``test`` mode, a provider a test installed itself is still followed).
+    Otherwise telemetry activates and the span goes to a tracer that follows the current
+    provider, so it survives ``reconfigure`` and test resets.
     """
 
     __slots__ = ("_args", "_tracer")
@@ -238,27 +243,64 @@ class LazyTracer:
         self._tracer: Any = None
 
     def _resolve(self) -> Any:
-        if not RUNTIME.activated:
-            bypass = STATE.bypass if STATE.resolved else _config.refresh()
-            if not bypass:
-                activate()
+        """The following tracer, or None when this span is untraced."""
+        if STATE.bypass if STATE.resolved else _config.refresh():
+            if STATE.mode != "test" or STATE.closed or not _test_provider():
+                return None
+        elif not RUNTIME.activated:
+            activate()
+            if STATE.bypass:  # activation failed: telemetry is off for the run
+                return None
         tracer = self._tracer
         if tracer is None:
-            from ._follow import FollowingTracer
+            with _config.quiet_otel_import():
+                from ._follow import FollowingTracer
 
             tracer = self._tracer = FollowingTracer(*self._args)
         return tracer
 
     def start_span(self, *args: Any, **kwargs: Any) -> Any:
         """Start a span (see ``opentelemetry.trace.Tracer.start_span``)."""
-        return self._resolve().start_span(*args, **kwargs)
+        tracer = self._resolve()
+        if tracer is None:
+            return (_noop or _load_noop()).NOOP_SPAN
+        return tracer.start_span(*args, **kwargs)
 
     def start_as_current_span(self, *args: Any, **kwargs: Any) -> Any:
-        """Start a span and make it current (see ``Tracer.start_as_current_span``)."""
-        return self._resolve().start_as_current_span(*args, **kwargs)
+        """Start a span and make it current (see ``Tracer.start_as_current_span``).
+
+        Returns a context manager that is also a decorator; whether the span is traced is
+        decided when the block is entered (each call, for a decorated function).
+        """
+        return (_noop or _load_noop()).CurrentSpan(self._resolve, args, kwargs)
 
     def __repr__(self) -> str:
         return f"<lazyotel.LazyTracer {self._args[0]!r}>"
+
+
+_noop: Any = None  # lazyotel._noop, loaded by the first span (the pytest plugin's budget is 5 modules)
+
+
+def _load_noop() -> Any:
+    global _noop
+    from . import _noop as module
+
+    _noop = module
+    return module
+
+
+def _test_provider() -> bool:
+    """Whether a test installed a real tracer provider (which lazyotel's tracers then follow).
+
+    Reads OpenTelemetry's global only where the API is imported already, and never calls
+    ``get_tracer_provider()``: that could load ``OTEL_PYTHON_TRACER_PROVIDER`` (and raise).
+    """
+    api = sys.modules.get("opentelemetry.trace")
+    provider = getattr(api, "_TRACER_PROVIDER", None)
+    if provider is None:
+        return False
+    follow = sys.modules.get("lazyotel._follow")
+    return follow is None or provider is not follow.PROVIDER
 
 
 def get_tracer(

@@ -45,7 +45,7 @@ def activate(runtime: Runtime, settings: Settings) -> None:
     """Install lazyotel's provider, or adopt a real one someone else installed."""
     if _follow.foreign_provider() is not None:
         # Someone else owns telemetry: install nothing, override nothing, warn about nothing.
-        _config.debug("lazyotel: using the tracer provider already installed")
+        _config.debug("using the tracer provider already installed")
     else:
         funnel_otel_logging()
         provider = TracerProvider(resource=build_resource(settings), shutdown_on_exit=False)
@@ -140,9 +140,9 @@ class SwitchProcessor(SpanProcessor):
         dropped = max(self.ended - exported, 0)
         log = _config.logger()
         if dropped:
-            log.debug("lazyotel: %d of %d spans dropped (not exported)", dropped, self.ended)
+            log.debug("%d of %d spans dropped (not exported)", dropped, self.ended)
         else:
-            log.debug("lazyotel: all %d spans exported", self.ended)
+            log.debug("all %d spans exported", self.ended)
 
 
 def build_processor(settings: Settings) -> SpanProcessor | None:
@@ -310,7 +310,7 @@ class GuardedExporter(SpanExporter):
         try:
             result = self.inner.export(spans)
         except Exception as exc:  # noqa: BLE001
-            _config.warn_once("lazyotel: span export to %s failed (%s)", self._where(), describe(exc))
+            _config.warn_once("span export to %s failed (%s)", self._where(), describe(exc))
             result = SpanExportResult.FAILURE
         if result is SpanExportResult.SUCCESS:
             self.exported += len(spans)
@@ -335,7 +335,7 @@ class GuardedExporter(SpanExporter):
         except OSError as exc:
             report = _config.debug if self.quiet_unreachable else _config.warn_once
             report(
-                "lazyotel: cannot reach the collector (%s at %s); spans of this run are dropped",
+                "cannot reach the collector (%s at %s); spans of this run are dropped",
                 type(exc).__name__,
                 redact_url(str(self._endpoint)),
             )
@@ -361,7 +361,7 @@ def _build(factory: Callable[[], Any], label: str) -> Any:
 
     The command waits (the thread has the interpreter to itself), but never forever.
     """
-    outcome = call_bounded(factory, BUILD_TIMEOUT, "exporter-build")
+    outcome = call_bounded(quiet_grpc(factory), BUILD_TIMEOUT, "exporter-build")
     if outcome is None:
         msg = f"the {label} exporter was not built within {BUILD_TIMEOUT:.0f} s"
         raise Unavailable(msg)
@@ -390,47 +390,100 @@ def redact_url(url: str | None) -> str:
     return f"{scheme}{host}{port}{parts.path}"
 
 
-# -- OpenTelemetry's own logging ---------------------------------------------------------------
+# -- OpenTelemetry's and the exporter transports' logging ------------------------------------
+
+#: The exporter's transports. What they log on an export thread is lazyotel's to report.
+TRANSPORT_LOGGERS = ("urllib3", "requests", "grpc")
+#: Names of the threads that export for lazyotel: the batch processor's worker
+#: (``OtelBatchSpanProcessor`` / ``OtelBatchSpanRecordProcessor``) and lazyotel's bounded calls.
+EXPORT_THREADS = ("lazyotel-", "OtelBatch")
 
 
-class _Funnel(logging.Handler):
-    """Receives every ``opentelemetry.*`` record once lazyotel owns telemetry.
+class _TransportFunnel(logging.Handler):
+    """On a transport logger: records from export threads are funnelled, others pass on.
 
-    The SDK and exporters log retries, tracebacks and, for a malformed
-    ``OTEL_EXPORTER_OTLP_HEADERS`` item, the header itself (opentelemetry.util.re), all to
-    the CLI's stderr through logging's last-resort handler. Here a warning or worse becomes
-    lazyotel's one warning, without its arguments; details go to ``lazyotel`` at debug level.
+    The command may use ``requests`` itself: its own records (from its own threads) reach
+    the application's handlers exactly as if this handler were not there.
     """
+
+    def __init__(self, log: logging.Logger) -> None:
+        super().__init__()
+        self.log = log
+        self.propagate = log.propagate  # what the logger did before lazyotel took it over
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            secret_prone = record.name.startswith("opentelemetry.util.re")
-            text = record.msg if secret_prone else record.getMessage()
-            log = _config.logger()
-            if record.levelno >= logging.WARNING and not log.isEnabledFor(logging.DEBUG):
-                _config.warn_once(
-                    "lazyotel: OpenTelemetry reported a problem (%s); the command is not affected. "
-                    "Set the 'lazyotel' logger to DEBUG for details",
-                    str(text).splitlines()[0][:120] if not secret_prone else "malformed header",
-                )
-            else:
-                log.debug("%s: %s", record.name, text)
+            if str(record.threadName).startswith(EXPORT_THREADS):
+                _config.funnel_record(record)
+                return
+            found = any(handler is not self for handler in self.log.handlers)
+            current = self.log.parent if self.propagate else None
+            while current is not None:  # logging's own propagation, from where it stopped
+                for handler in current.handlers:
+                    found = True
+                    if record.levelno >= handler.level:
+                        handler.handle(record)
+                current = current.parent if current.propagate else None
+            last = logging.lastResort
+            if not found and last is not None and record.levelno >= last.level:
+                last.handle(record)
         except Exception:  # noqa: BLE001, S110 - a log handler must never raise
             pass
 
 
-_FUNNEL = _Funnel()
+#: (logger, the handler lazyotel added, its propagate flag before).
+_SAVED: list[tuple[logging.Logger, logging.Handler, bool]] = []
 
 
 def funnel_otel_logging() -> None:
+    """Take over OpenTelemetry's loggers and the transports', while lazyotel owns the export.
+
+    The SDK and exporters log retries and tracebacks (and, for a malformed
+    ``OTEL_EXPORTER_OTLP_HEADERS`` item, the header itself); urllib3 logs "Failed to parse
+    headers" with the URL, query string included. Left alone they reach the CLI's stderr
+    through the application's handlers or logging's last resort. Funnelled, a warning or
+    worse becomes lazyotel's one warning and the rest goes to debug, scrubbed of secrets.
+    """
     otel = logging.getLogger("opentelemetry")
-    if _FUNNEL not in otel.handlers:
-        otel.addHandler(_FUNNEL)
+    funnel = _config.funnel_handler()
+    if funnel not in otel.handlers:
+        _SAVED.append((otel, funnel, otel.propagate))
+        otel.addHandler(funnel)
         otel.propagate = False
+    for name in TRANSPORT_LOGGERS:
+        log = logging.getLogger(name)
+        if not any(isinstance(handler, _TransportFunnel) for handler in log.handlers):
+            handler = _TransportFunnel(log)
+            _SAVED.append((log, handler, log.propagate))
+            log.addHandler(handler)
+            log.propagate = False
 
 
 def unfunnel_otel_logging() -> None:
-    otel = logging.getLogger("opentelemetry")
-    if _FUNNEL in otel.handlers:
-        otel.removeHandler(_FUNNEL)
-        otel.propagate = True
+    while _SAVED:
+        log, handler, propagate = _SAVED.pop()
+        log.removeHandler(handler)
+        log.propagate = propagate
+
+
+def quiet_grpc(factory: Callable[[], Any]) -> Callable[[], Any]:
+    """``factory``, run with grpc's native logging off if it is the first to import grpc.
+
+    grpc's C core writes "Handshake failed", "Metadata key ... is invalid" and the like
+    straight to stderr, past any logging configuration, and reads ``GRPC_VERBOSITY`` once,
+    when grpc is first imported. So while lazyotel builds its exporter, and only if grpc is
+    not imported yet and the user set neither ``GRPC_VERBOSITY`` nor ``GRPC_TRACE``, it is
+    ``NONE``; then the variable is removed again, so the command's own subprocesses see
+    the environment they would have seen.
+    """
+
+    def build() -> Any:
+        if "grpc" in sys.modules or "GRPC_VERBOSITY" in os.environ or "GRPC_TRACE" in os.environ:
+            return factory()
+        os.environ["GRPC_VERBOSITY"] = "NONE"
+        try:
+            return factory()
+        finally:
+            os.environ.pop("GRPC_VERBOSITY", None)
+
+    return build

@@ -139,12 +139,13 @@ def capture_spans(*, deterministic_ids: bool = False) -> Iterator[CapturedSpans]
     Yields:
         The finished spans, with helpers (``names()``, ``get(name)``, ``children(span)``...).
     """
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    with _config.quiet_otel_import():  # a bad OTEL_PYTHON_CONTEXT: one warning, no traceback
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from . import _follow
+        from . import _follow
 
     exporter = InMemorySpanExporter()
     kwargs: dict[str, Any] = {"shutdown_on_exit": False}

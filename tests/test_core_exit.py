@@ -216,8 +216,8 @@ print(round(time.monotonic() - started, 3))
 @pytest.mark.parametrize(
     ("behaviour", "expected"),
     [
-        ("refused", "lazyotel: 20 of 20 spans dropped (not exported)"),
-        ("ok", "lazyotel: all 20 spans exported"),
+        ("refused", "20 of 20 spans dropped (not exported)"),
+        ("ok", "all 20 spans exported"),
     ],
 )
 def test_dropped_spans_are_counted_at_debug_level(
