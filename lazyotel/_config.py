@@ -229,7 +229,7 @@ def scrub(text: str) -> str:
     for secret in sorted(_secrets(), key=len, reverse=True):
         text = text.replace(secret, "[REDACTED]")
     text = re.sub(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@'\"]*@", r"\1", text)  # user:password@
-    text = re.sub(r"\?[\w.~%+\-\[\]]*=[^\s'\"<>]*", "?[REDACTED]", text)  # ?api_key=...
+    text = re.sub(r"\?[\w.~%+\-\[\]]*=[^\s'\"<>)]*", "?[REDACTED]", text)  # ?api_key=...
     return re.sub(r"(?i)\b(bearer|basic)(\s+|%20)[^\s'\",;]+", r"\1 [REDACTED]", text)
 
 
@@ -332,24 +332,14 @@ class _Funnelled:
         self._saved = []
 
 
-class _Nothing:
-    def __enter__(self) -> None:
-        pass
-
-    def __exit__(self, *exc_info: object) -> None:
-        pass
-
-
 def quiet_otel_import() -> Any:
-    """A context manager around lazyotel's first import of OpenTelemetry.
+    """A context manager around lazyotel's imports of OpenTelemetry.
 
     The API logs at import time, before any funnel exists: a malformed ``OTEL_PYTHON_CONTEXT``
     prints "Failed to load context" with a traceback from ``opentelemetry.context``. Inside
-    this block such a record becomes lazyotel's one warning instead.
+    this block what any ``opentelemetry.*`` logger says becomes lazyotel's one warning instead.
     """
-    if "opentelemetry.context" in sys.modules:
-        return _Nothing()
-    return _Funnelled(("opentelemetry.context",), quiet=False)
+    return _Funnelled(("opentelemetry",), quiet=False)
 
 
 def funnelled(*names: str, quiet: bool = False) -> Any:

@@ -52,11 +52,12 @@ def global_provider() -> trace.TracerProvider:
             return trace.get_tracer_provider()
     except Exception as exc:  # noqa: BLE001 - a bad variable must not break the command
         _Unloadable.failed = True
+        why = "no such tracer provider is installed" if isinstance(exc, StopIteration) else repr(exc)
         _config.warn_once(
-            "%s=%r could not be loaded (%s); it is ignored",
+            "%s=%r is ignored: %s (entry point group 'opentelemetry_tracer_provider')",
             _PROVIDER_VARIABLE,
             os.environ.get(_PROVIDER_VARIABLE),
-            type(exc).__name__,
+            why,
         )
         return trace._PROXY_TRACER_PROVIDER
 
