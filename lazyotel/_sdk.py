@@ -444,6 +444,7 @@ def funnel_otel_logging() -> None:
     through the application's handlers or logging's last resort. Funnelled, a warning or
     worse becomes lazyotel's one warning and the rest goes to debug, scrubbed of secrets.
     """
+    _config.logger()  # set up now: a bad LAZYOTEL_LOG is reported even if nothing else is said
     otel = logging.getLogger("opentelemetry")
     funnel = _config.funnel_handler()
     if funnel not in otel.handlers:

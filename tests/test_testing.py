@@ -250,3 +250,44 @@ def test_enabled_inside_a_capture_leaves_later_spans_in_memory(monkeypatch: pyte
 
         assert RUNTIME.own is None  # no real pipeline built again after enabled() ended
     assert "captured" in spans.names()
+
+
+SIGNAL_MODULES = ("opentelemetry.metrics._internal", "opentelemetry._logs._internal", "opentelemetry._events")
+
+
+def test_reset_imports_no_signal_module_that_was_not_imported(subprocess_env: dict[str, str]) -> None:
+    """A signal never imported has pristine globals: ``reset()`` leaves it alone, unimported."""
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from opentelemetry import trace
+        import lazyotel.testing
+        lazyotel.testing.reset()
+        print([m for m in {SIGNAL_MODULES!r} if m in sys.modules])
+        """
+    )
+    command = [sys.executable, "-c", code]
+    out = subprocess.run(command, env=subprocess_env, capture_output=True, text=True, check=False)
+    assert (out.stdout, out.stderr, out.returncode) == ("[]\n", "", 0)
+
+
+def test_reset_of_the_deprecated_events_signal_warns_nothing(subprocess_env: dict[str, str]) -> None:
+    """opentelemetry-api 1.39-1.41 deprecate the events signal: resetting it is not a warning."""
+    import importlib.util
+
+    if importlib.util.find_spec("opentelemetry._events") is None:
+        pytest.skip("this opentelemetry-api has no events signal")
+    code = textwrap.dedent(
+        """
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from opentelemetry import _events, trace
+        import lazyotel.testing
+        lazyotel.testing.reset()
+        print("reset")
+        """
+    )
+    command = [sys.executable, "-W", "error::DeprecationWarning", "-c", code]
+    out = subprocess.run(command, env=subprocess_env, capture_output=True, text=True, check=False)
+    assert (out.stdout, out.stderr, out.returncode) == ("reset\n", "", 0)
