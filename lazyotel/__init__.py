@@ -3,6 +3,9 @@
 ``import lazyotel``, ``lazyotel.bootstrap(...)``, decorating commands and
 ``lazyotel.get_tracer(...)`` import nothing from OpenTelemetry: the SDK is imported and the
 provider built on the first span that is really made. See ``lazyotel.bootstrap``.
+
+lazyotel speaks on the ``lazyotel`` logger: at most one warning per run, never a credential.
+``LAZYOTEL_LOG=debug`` in the environment shows the details it logs at debug level.
 """
 
 from __future__ import annotations

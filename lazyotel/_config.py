@@ -288,20 +288,26 @@ def funnel_record(record: Any, *, quiet: bool = False) -> None:
         pass
 
 
-_funnel_handlers: dict[bool, Any] = {}
+_funnel_handlers: dict[tuple[bool, bool], Any] = {}
 
 
-def funnel_handler(*, quiet: bool = False) -> Any:
-    """The ``logging.Handler`` that passes every record it gets to ``funnel_record``."""
-    handler = _funnel_handlers.get(quiet)
+def funnel_handler(*, quiet: bool = False, temporary: bool = False) -> Any:
+    """A ``logging.Handler`` that passes every record it gets to ``funnel_record``.
+
+    The permanent one is installed while lazyotel owns the export; ``temporary`` ones only
+    for a block (see ``funnelled``), and never where a funnel is installed already.
+    """
+    handler = _funnel_handlers.get((quiet, temporary))
     if handler is None:
         import logging
 
         class Funnel(logging.Handler):
+            lazyotel_funnel = True
+
             def emit(self, record: logging.LogRecord) -> None:
                 funnel_record(record, quiet=quiet)
 
-        handler = _funnel_handlers[quiet] = Funnel()
+        handler = _funnel_handlers[quiet, temporary] = Funnel()
     return handler
 
 
@@ -310,24 +316,22 @@ class _Funnelled:
 
     def __init__(self, names: tuple[str, ...], quiet: bool) -> None:
         self._names = names
-        self._quiet = quiet
+        self._handler = funnel_handler(quiet=quiet, temporary=True)
         self._saved: list[tuple[Any, bool]] = []
 
     def __enter__(self) -> None:
         import logging
 
-        handler = funnel_handler(quiet=self._quiet)
         for name in self._names:
             log = logging.getLogger(name)
-            if handler not in log.handlers:
+            if not any(getattr(handler, "lazyotel_funnel", False) for handler in log.handlers):
                 self._saved.append((log, log.propagate))
-                log.addHandler(handler)
+                log.addHandler(self._handler)
                 log.propagate = False
 
     def __exit__(self, *exc_info: object) -> None:
-        handler = funnel_handler(quiet=self._quiet)
         for log, propagate in self._saved:
-            log.removeHandler(handler)
+            log.removeHandler(self._handler)
             log.propagate = propagate
         self._saved = []
 

@@ -393,7 +393,7 @@ def redact_url(url: str | None) -> str:
 # -- OpenTelemetry's and the exporter transports' logging ------------------------------------
 
 #: The exporter's transports. What they log on an export thread is lazyotel's to report.
-TRANSPORT_LOGGERS = ("urllib3", "requests", "grpc")
+TRANSPORT_LOGGERS = ("urllib3", "requests", "charset_normalizer", "grpc")
 #: Names of the threads that export for lazyotel: the batch processor's worker
 #: (``OtelBatchSpanProcessor`` / ``OtelBatchSpanRecordProcessor``) and lazyotel's bounded calls.
 EXPORT_THREADS = ("lazyotel-", "OtelBatch")
