@@ -213,7 +213,7 @@ def _say(log: Any, level: int, msg: str, args: tuple[object, ...]) -> None:
         text = msg % args if args else msg
     except (TypeError, ValueError):
         text = " ".join([msg, *map(str, args)])
-    log.log(level, scrub(text))  # no arguments: a '%' in the text stays as is
+    log.log(level, scrub(text), stacklevel=3)  # no arguments: a "%" in the text stays as is
 
 
 def scrub(text: str) -> str:
