@@ -178,8 +178,10 @@ def reconfigure(
         msg = str(exc).replace("lazyotel.bootstrap(", "lazyotel.reconfigure(", 1)
         if strict:
             raise type(exc)(msg) from None
-        # The messages never carry a header value or a URL's credentials.
-        _config.warn_once("%s; the configuration is unchanged", msg)
+        # The messages never carry a header value or a URL's credentials. Off and test mode
+        # send nothing anywhere: a bad destination is not worth a word there.
+        report = _config.warn_once if _config.mode() == "on" else _config.debug
+        report("%s; the configuration is unchanged", msg)
         return False
     _provider.apply_live(changed)
     return True

@@ -12,6 +12,7 @@ import os
 import sys
 import threading
 import time
+import weakref
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -184,7 +185,7 @@ class SwitchProcessor(SpanProcessor):
             loud = loud or not quiet
         late = lost - overflowed - sum(count for count, _ in reasons.values())
         if late > 0:
-            silent = [e.where() for e in self.exporters if e.exporting_since is not None]
+            silent = [e.url() for e in self.exporters if e.exporting_since is not None and e.url()]
             why = f" (the collector at {silent[0]} had not answered)" if silent else ""
             slow = f"not delivered within flush_timeout={flush_timeout} s{why}; raise LAZYOTEL_FLUSH_TIMEOUT"
             parts.append((late, slow))
@@ -415,6 +416,13 @@ class GuardedExporter(SpanExporter):
         self.failed = 0
         self.reasons: dict[str, tuple[int, bool]] = {}  # first reason of a kind -> (spans, quiet)
         self.exporting_since: float | None = None  # an export() is running since (monotonic)
+        if hasattr(os, "register_at_fork"):
+            # A forked child starts with an empty queue (the SDK clears it): its books too.
+            books = weakref.ref(self)
+            os.register_at_fork(after_in_child=lambda: _reset_books(books()))
+
+    def url(self) -> str:
+        return _config.display_url(self._endpoint) if self._endpoint else ""
 
     def where(self) -> str:
         return self._label + (f" at {_config.display_url(self._endpoint)}" if self._endpoint else "")
@@ -470,12 +478,19 @@ class GuardedExporter(SpanExporter):
         return True
 
     def abandon(self) -> None:
-        """Stop the real exporter's retries now (it talks the wrong protocol): shut it down."""
-        if not self._inner_closed and self.protocol == "http/protobuf":
-            # The HTTP exporter's shutdown only sets an event its back-off waits on; the gRPC
-            # exporter's takes the lock its export holds, so it is left to its own timeout.
+        """Stop the real exporter's retries now: it talks to a server of the other protocol."""
+        if self._inner_closed:
+            return
+        if self.protocol == "http/protobuf":
+            # Its shutdown sets the event its back-off waits on.
             self._inner_closed = True
             self.inner.shutdown()
+        else:
+            # Some gRPC exporter versions' shutdown() takes the lock this export holds: set
+            # only the event its back-off waits on (a private name, hence the getattr).
+            event = getattr(self.inner, "_shutdown_in_progress", None)
+            if isinstance(event, threading.Event):
+                event.set()
 
     def shutdown(self) -> None:
         self._closed = True
@@ -485,6 +500,13 @@ class GuardedExporter(SpanExporter):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
+
+
+def _reset_books(exporter: GuardedExporter | None) -> None:
+    if exporter is not None:
+        exporter.handed = exporter.overflowed = exporter.taken = exporter.exported = exporter.failed = 0
+        exporter.reasons = {}
+        exporter.exporting_since = None
 
 
 class _ExportNotes:
@@ -500,10 +522,13 @@ class _ExportNotes:
         hint = ""
         protocol = self._exporter.protocol
         if protocol == "http/protobuf" and "BadStatusLine" in text and "\\x00\\x00" in text:
+            # An HTTP/2 frame where an HTTP/1.1 status line should be: a gRPC server.
+            text = "the server answered in HTTP/2 frames (BadStatusLine)"
             hint = "this looks like a gRPC port; set protocol='grpc' (OTEL_EXPORTER_OTLP_PROTOCOL=grpc)"
-        elif protocol == "grpc" and ("http1" in text.lower() or "http/1" in text.lower()):
-            hint = "this looks like an OTLP/HTTP port; set protocol='http/protobuf' or the gRPC port (4317)"
-        elif " 404" in text or "code: 404" in text:
+        elif protocol == "grpc" and "Failed parsing HTTP/2" in text:
+            text = "the server does not speak HTTP/2 (Failed parsing HTTP/2)"
+            hint = "this looks like an OTLP/HTTP port; set protocol='http/protobuf' or use the gRPC port"
+        elif " 404" in text:
             hint = (
                 "check the URL's path: endpoint= and OTEL_EXPORTER_OTLP_ENDPOINT take the base URL "
                 "(/v1/traces is appended)"

@@ -141,7 +141,7 @@ except ImportError:
 @pytest.mark.parametrize(
     ("kwargs", "fragments"),
     [
-        ({"exporter": "otlp"}, ["OTLP http/protobuf exporter is not installed", "pip install 'lazyotel[otlp]'"]),
+        ({"exporter": "otlp"}, ["http/protobuf exporter is not installed", "pip install 'lazyotel[otlp]'"]),
         ({"protocol": "grpc"}, ["OTLP grpc exporter is not installed", "pip install 'lazyotel[grpc]'"]),
         ({"exporter": "otlp", "protocol": "grpc"}, ["grpc exporter is not installed", "lazyotel[grpc]'"]),
     ],
