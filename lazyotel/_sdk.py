@@ -278,6 +278,7 @@ def build_exporter(settings: Settings) -> SpanExporter | None:
             f"OTLP {protocol}",
             address=address,
             protocol=protocol,
+            secrets=_header_values(settings),
         )
         # Nobody chose the default localhost collector: its absence is not worth a warning on
         # every run of a developer's CLI (it is logged at debug level).
@@ -394,8 +395,10 @@ class GuardedExporter(SpanExporter):
         *,
         address: tuple[str, int] | None = None,
         protocol: str | None = None,
+        secrets: Sequence[str] = (),
     ) -> None:
         self._label = label
+        self.secrets = secrets  # header values: scrubbed from every reason and debug line
         self._endpoint = endpoint
         self._address = address
         self.protocol = protocol
@@ -449,7 +452,7 @@ class GuardedExporter(SpanExporter):
         try:
             result = self.inner.export(spans)
         except Exception as exc:  # noqa: BLE001
-            notes.note(describe(exc))
+            notes.note(describe(exc))  # describe() keeps one line; note() scrubs it
             result = SpanExportResult.FAILURE
         finally:
             _EXPORT_NOTES.scope.current = None
@@ -518,7 +521,7 @@ class _ExportNotes:
         self.wrong_protocol = False
 
     def note(self, text: str) -> None:
-        text = _scrub(text)
+        text = _scrub(text, self._exporter.secrets)
         hint = ""
         protocol = self._exporter.protocol
         if protocol == "http/protobuf" and "BadStatusLine" in text and "\\x00\\x00" in text:
@@ -539,6 +542,9 @@ class _ExportNotes:
             self._exporter.abandon()
         elif not self._first:
             self._first = f"{text}; {hint}" if hint else text
+
+    def secrets(self) -> Sequence[str]:
+        return self._exporter.secrets
 
     def reason(self) -> str:
         what = self._first or "the exporter reported a failure"
@@ -569,21 +575,37 @@ class _ExportScope(logging.Filter):
             text = str(record.msg)
         if notes is not None:
             notes.note(text)
-        _config.debug("%s: %s", record.name, _scrub(text))
+        secrets = notes.secrets() if notes is not None else ()
+        _config.debug("%s: %s", record.name, _scrub(text, secrets))
         return False
 
 
 _EXPORT_NOTES = _ExportScope()
 
 
-def _scrub(text: str) -> str:
-    """One line, capped, without URL user info and query strings (they carry credentials)."""
+def _scrub(text: str, secrets: Sequence[str] = ()) -> str:
+    """One line, capped, without header values, URL user info or query strings (credentials)."""
     import re
 
+    for secret in secrets:  # the raw value and its repr (a trailing newline shows as \\n)
+        for form in {secret, secret.strip(), repr(secret)[1:-1], repr(secret.strip())[1:-1]}:
+            if len(form) >= 3:
+                text = text.replace(form, "[REDACTED]")
     line = text.splitlines()[0] if text else ""
+    line = re.sub(r"(header value:?\s*).*", r"\1[REDACTED]", line, flags=re.IGNORECASE)  # requests, urllib3
     line = re.sub(r"(//)[^/@\s'\"]+@", r"\1", line)  # user:password@
     line = re.sub(r"\?[^\s'\")]+", "?...", line)  # ?api_key=...
     return line if len(line) <= 300 else line[:300] + "..."
+
+
+def _header_values(settings: Settings) -> tuple[str, ...]:
+    """Every header value the exporter may send: never to be shown in a message."""
+    values = list((settings.headers or {}).values())
+    for name in ("OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"):
+        raw = os.environ.get(name, "")
+        values.extend(_config.parse_headers(raw).values())
+        values.extend(item.partition("=")[2] for item in raw.split(","))  # undecoded too
+    return tuple(value for value in values if value.strip())
 
 
 #: How long activation waits for an exporter to be built. An import takes a fraction of a

@@ -645,3 +645,23 @@ def test_header_names_are_lower_cased_so_grpc_accepts_them(env: dict[str, str], 
 def test_display_url_drops_credentials() -> None:
     assert _config.display_url("http://u:p@h:1/v1/traces?k=s#f") == "http://h:1/v1/traces"
     assert _config.display_url("u:p@h:4317") == "h:4317"
+
+
+@pytest.mark.parametrize("level", ["WARNING", "DEBUG"])
+def test_the_drop_report_never_shows_a_header_value(env: dict[str, str], level: str) -> None:
+    """The exporter's reason quotes the bad header value; the report must not."""
+    with OTLPReceiver() as receiver:
+        env.update(LAZYOTEL_FLUSH_TIMEOUT="20", OTEL_EXPORTER_OTLP_HEADERS="x-key=ENVS3CR3T%0A")
+        setup = (
+            f'lazyotel.bootstrap("cfg", endpoint={receiver.endpoint!r}, '
+            'headers={"authorization": "Bearer S3CR3T\\n"})'
+        )
+        if level == "WARNING":
+            child = compare_with_off(program(setup), env)
+        else:
+            child = run_child(program(setup), dict(env, LAZYOTEL_MODE="on"), level=level)
+            assert (child.stdout, child.returncode) == ("total 2470\n", 3), child.stderr
+    ours = [line for line in child.stderr.splitlines() if line.startswith("LOG ") and " lazyotel" in line]
+    assert any("header value: [REDACTED]" in line for line in ours), child.stderr
+    for line in ours:
+        assert "S3CR3T" not in line
