@@ -174,16 +174,16 @@ class SwitchProcessor(SpanProcessor):
             full = f"dropped: the export queue ({size:,} spans) was full; raise OTEL_BSP_MAX_QUEUE_SIZE"
             parts.append((overflowed, full))
             loud = True
-        reasons: dict[str, list[Any]] = {}
+        reasons: dict[str, list[Any]] = {}  # kind -> [spans, the first reason, all quiet]
         for exporter in self.exporters:
-            for reason, (count, quiet) in exporter.reasons.items():
-                entry = reasons.setdefault(reason, [0, True])
+            for kind, (count, reason, quiet) in exporter.reasons.items():
+                entry = reasons.setdefault(kind, [0, reason, True])
                 entry[0] += count
-                entry[1] = entry[1] and quiet
-        for reason, (count, quiet) in reasons.items():
+                entry[2] = entry[2] and quiet
+        for count, reason, quiet in reasons.values():
             parts.append((count, f"not delivered: {reason}"))
             loud = loud or not quiet
-        late = lost - overflowed - sum(count for count, _ in reasons.values())
+        late = lost - overflowed - sum(entry[0] for entry in reasons.values())
         if late > 0:
             silent = [e.url() for e in self.exporters if e.exporting_since is not None and e.url()]
             why = f" (the collector at {silent[0]} had not answered)" if silent else ""
@@ -417,7 +417,8 @@ class GuardedExporter(SpanExporter):
         self.taken = 0  # spans passed to export()
         self.exported = 0
         self.failed = 0
-        self.reasons: dict[str, tuple[int, bool]] = {}  # first reason of a kind -> (spans, quiet)
+        # "unreachable" or "failed" -> (spans, the first reason of that kind, all quiet)
+        self.reasons: dict[str, tuple[int, str, bool]] = {}
         self.exporting_since: float | None = None  # an export() is running since (monotonic)
         if hasattr(os, "register_at_fork"):
             # A forked child starts with an empty queue (the SDK clears it): its books too.
@@ -430,10 +431,10 @@ class GuardedExporter(SpanExporter):
     def where(self) -> str:
         return self._label + (f" at {_config.display_url(self._endpoint)}" if self._endpoint else "")
 
-    def _fail(self, count: int, reason: str, *, quiet: bool = False) -> None:
+    def _fail(self, count: int, kind: str, reason: str, *, quiet: bool = False) -> None:
         self.failed += count
-        spans, was_quiet = self.reasons.get(reason, (0, True))
-        self.reasons[reason] = (spans + count, was_quiet and quiet)
+        spans, first, was_quiet = self.reasons.get(kind, (0, reason, True))
+        self.reasons[kind] = (spans + count, first, was_quiet and quiet)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         count = len(spans)
@@ -442,7 +443,7 @@ class GuardedExporter(SpanExporter):
             # After shutdown (the exit's deadline passed): not booked, so the report counts
             # them as not delivered within flush_timeout.
             if self._closed_reason:
-                self._fail(count, self._closed_reason)
+                self._fail(count, "failed", self._closed_reason)
             return SpanExportResult.FAILURE
         if self._probe_next and not self._reachable(count):
             return SpanExportResult.FAILURE
@@ -461,7 +462,7 @@ class GuardedExporter(SpanExporter):
             self.exported += count
             self._probe_next = False
         else:
-            self._fail(count, notes.reason())
+            self._fail(count, "failed", notes.reason())
             self._probe_next = self._address is not None
             if notes.wrong_protocol:
                 self._closed, self._closed_reason = True, notes.reason()
@@ -476,7 +477,7 @@ class GuardedExporter(SpanExporter):
             where = _config.display_url(str(self._endpoint))
             reason = f"cannot reach the collector at {where} ({type(exc).__name__}, {self._label})"
             _config.debug("%s", reason)
-            self._fail(count, reason, quiet=self.quiet_unreachable)
+            self._fail(count, "unreachable", reason, quiet=self.quiet_unreachable)
             return False
         return True
 
