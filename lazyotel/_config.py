@@ -444,7 +444,7 @@ def endpoint_problem(url: str, protocol: str) -> str | None:
         # A gRPC target: host:port, unix:path, dns:///host:port... grpc resolves it.
         return None if url and not any(c.isspace() for c in url) else "not a gRPC target"
     if parts is None:
-        example = url.rpartition("@")[2].partition("/")[0] or "localhost:4318"
+        example = display_url(url) or "localhost:4318"
         return f"OTLP/HTTP needs a URL with a scheme, for example 'http://{example}'"
     scheme, netloc, _ = parts
     if scheme not in ("http", "https"):
@@ -495,7 +495,7 @@ def _with_signal_path(url: str, source: str) -> str:
             TRACES_PATH,
             TRACES_ENDPOINT_VARIABLE,
         )
-        return url
+        return f"{scheme}://{netloc}{path.rstrip('/')}{tail}"
     return f"{scheme}://{netloc}{path.rstrip('/')}{TRACES_PATH}{tail}"
 
 
