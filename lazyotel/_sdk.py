@@ -20,7 +20,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-from . import _config, _follow
+from . import _config, _endpoint, _follow
 from ._provider import arm_instrumentations, call_bounded, describe
 
 if TYPE_CHECKING:
@@ -266,11 +266,13 @@ def build_exporter(settings: Settings) -> SpanExporter | None:
             msg = f"the OTLP {protocol} exporter is not installed (pip install 'lazyotel[{extra}]')"
             raise Unavailable(msg)
         try:
-            endpoint = _config.resolve_endpoint(settings.endpoint, protocol)
+            endpoint = _endpoint.resolve_endpoint(settings.endpoint, protocol)
         except ValueError as exc:
             raise Unavailable(str(exc)) from None
+        if endpoint.warning:
+            _config.warn_once("%s", endpoint.warning)
         address = endpoint.address
-        if address is not None and _config.proxy_in_use(protocol, endpoint.url, *address):
+        if address is not None and _endpoint.proxy_in_use(protocol, endpoint.url, *address):
             address = None  # the collector may be reachable only through the proxy
         exporter = GuardedExporter(
             _otlp_factory(settings, protocol, endpoint.url),
@@ -426,10 +428,10 @@ class GuardedExporter(SpanExporter):
             os.register_at_fork(after_in_child=lambda: _reset_books(books()))
 
     def url(self) -> str:
-        return _config.display_url(self._endpoint) if self._endpoint else ""
+        return _endpoint.display_url(self._endpoint) if self._endpoint else ""
 
     def where(self) -> str:
-        return self._label + (f" at {_config.display_url(self._endpoint)}" if self._endpoint else "")
+        return self._label + (f" at {_endpoint.display_url(self._endpoint)}" if self._endpoint else "")
 
     def _fail(self, count: int, kind: str, reason: str, *, quiet: bool = False) -> None:
         self.failed += count
@@ -474,7 +476,7 @@ class GuardedExporter(SpanExporter):
         try:
             socket.create_connection(self._address, timeout=timeout).close()  # type: ignore[arg-type]
         except OSError as exc:
-            where = _config.display_url(str(self._endpoint))
+            where = _endpoint.display_url(str(self._endpoint))
             reason = f"cannot reach the collector at {where} ({type(exc).__name__}, {self._label})"
             _config.debug("%s", reason)
             self._fail(count, "unreachable", reason, quiet=self.quiet_unreachable)

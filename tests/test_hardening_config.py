@@ -22,7 +22,7 @@ import pytest
 from _child import Child, run_child, site_without
 
 import lazyotel
-from lazyotel import _config
+from lazyotel import _config, _endpoint
 from lazyotel._receiver import OTLPReceiver, refused_endpoint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -310,7 +310,7 @@ lazyotel.reconfigure(endpoint="127.0.0.1:{receiver.port}")
     ],
 )
 def test_endpoint_rule_table(endpoint: str, protocol: str, problem: str | None) -> None:
-    found = _config.endpoint_problem(endpoint, protocol)
+    found = _endpoint.endpoint_problem(endpoint, protocol)
     if problem is None:
         assert found is None
     else:
@@ -436,7 +436,7 @@ def test_a_grpc_collector_behind_a_dns_target_is_not_probed(env: dict[str, str])
     ],
 )
 def test_probe_only_what_can_be_parsed(url: str, protocol: str, address: tuple[str, int] | None) -> None:
-    assert _config.probe_address(url, protocol) == address
+    assert _endpoint.probe_address(url, protocol) == address
 
 
 @pytest.mark.parametrize(
@@ -469,7 +469,7 @@ def test_proxy_decision_table(
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
     url = f"http://{host}:4318/v1/traces"
-    assert _config.proxy_in_use(protocol, url, host, 4318) is bool(proxied)
+    assert _endpoint.proxy_in_use(protocol, url, host, 4318) is bool(proxied)
 
 
 @pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
@@ -643,8 +643,8 @@ def test_header_names_are_lower_cased_so_grpc_accepts_them(env: dict[str, str], 
 
 
 def test_display_url_drops_credentials() -> None:
-    assert _config.display_url("http://u:p@h:1/v1/traces?k=s#f") == "http://h:1/v1/traces"
-    assert _config.display_url("u:p@h:4317") == "h:4317"
+    assert _endpoint.display_url("http://u:p@h:1/v1/traces?k=s#f") == "http://h:1/v1/traces"
+    assert _endpoint.display_url("u:p@h:4317") == "h:4317"
 
 
 @pytest.mark.parametrize("level", ["WARNING", "DEBUG"])
