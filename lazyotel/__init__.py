@@ -91,8 +91,11 @@ def bootstrap(
         service_name: ``service.name`` of the resource (else ``OTEL_SERVICE_NAME``).
         exporter: ``"otlp"``, ``"console"``, ``"none"``, a ``SpanExporter`` object or a
             callable that returns one (else ``OTEL_TRACES_EXPORTER``, else ``"otlp"``).
-        endpoint: The collector's base URL, as in ``OTEL_EXPORTER_OTLP_ENDPOINT``. For
-            OTLP/HTTP, ``/v1/traces`` is appended unless the URL already has a path.
+        endpoint: The collector's base URL, as in ``OTEL_EXPORTER_OTLP_ENDPOINT``: for
+            OTLP/HTTP ``/v1/traces`` is appended (``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` is
+            used as is). OTLP/HTTP needs an ``http://`` or ``https://`` URL; gRPC also takes
+            ``host:port`` (TLS unless ``OTEL_EXPORTER_OTLP_INSECURE=true``, as the gRPC
+            exporter decides) and ``unix:`` or ``dns:`` targets.
         protocol: ``"http/protobuf"`` (the default) or ``"grpc"``
             (else ``OTEL_EXPORTER_OTLP_PROTOCOL``).
         headers: Export headers, a mapping or ``"k1=v1,k2=v2"``
@@ -111,9 +114,15 @@ def bootstrap(
             pytest, else ``on``). ``LAZYOTEL_MODE``, ``OTEL_SDK_DISABLED=true`` and
             ``OTEL_TRACES_EXPORTER=none`` win over it.
 
+    A missing exporter package (``lazyotel[otlp]``, ``lazyotel[grpc]``) is not an error here:
+    it matters only once telemetry starts, in ``on`` mode, and is then one warning naming the
+    ``pip install`` that fixes it, with telemetry off for the run. So ``--help``, off and test
+    mode never need the package.
+
     Raises:
         ValueError: A value is not allowed (an unknown exporter, protocol or mode, a negative
-            timeout, a missing exporter package); the message names the fix.
+            timeout, an endpoint the protocol's exporter does not accept); the message names
+            the fix.
         TypeError: A value has the wrong type, or a keyword is unknown.
     """
     if unknown:
@@ -132,8 +141,9 @@ def reconfigure(
     headers: Mapping[str, str] | str | None = _UNSET,
     exporter: ExporterSpec = _UNSET,
     protocol: str | None = _UNSET,
+    strict: bool = True,
     **unknown: NoReturn,
-) -> None:
+) -> bool:
     """Point telemetry somewhere else, for example at the host a CLI's ``--url`` names.
 
     Before telemetry has started this only records the change. After, it swaps the exporter
@@ -145,18 +155,36 @@ def reconfigure(
         headers: Export headers.
         exporter: An exporter name, object or factory (see ``bootstrap``).
         protocol: ``"http/protobuf"`` or ``"grpc"``.
+        strict: With False, a value that is not allowed (say, an end user's ``--url``
+            without a scheme) is one warning on the ``lazyotel`` logger and changes nothing:
+            spans keep their destination and the command runs on. Use it for values that
+            come from users rather than from code.
+
+    Returns:
+        True if the change was recorded; False if ``strict=False`` refused it.
 
     Raises:
-        ValueError: A value is not allowed (see ``bootstrap``).
-        TypeError: A value has the wrong type, or a keyword is unknown.
+        ValueError: A value is not allowed (see ``bootstrap``); not with ``strict=False``.
+        TypeError: A value has the wrong type (not with ``strict=False``), or a keyword is
+            unknown.
     """
     if unknown:
-        _unknown_keywords("reconfigure", unknown, ("endpoint", "headers", "exporter", "protocol"))
+        _unknown_keywords("reconfigure", unknown, ("endpoint", "headers", "exporter", "protocol", "strict"))
+    if not isinstance(strict, bool):
+        msg = f"lazyotel.reconfigure(strict={strict!r}): expected True or False"
+        raise TypeError(msg)
     given = {"endpoint": endpoint, "headers": headers, "exporter": exporter, "protocol": protocol}
     changes = {name: value for name, value in given.items() if value is not _UNSET}
     try:
         changed = _config.apply(_config.SETTINGS, changes)  # checks all before storing any
     except (TypeError, ValueError) as exc:  # the checks are bootstrap's: name this function
         msg = str(exc).replace("lazyotel.bootstrap(", "lazyotel.reconfigure(", 1)
-        raise type(exc)(msg) from None
+        if strict:
+            raise type(exc)(msg) from None
+        # The messages never carry a header value or a URL's credentials. Off and test mode
+        # send nothing anywhere: a bad destination is not worth a word there.
+        report = _config.warn_once if _config.mode() == "on" else _config.debug
+        report("%s; the configuration is unchanged", msg)
+        return False
     _provider.apply_live(changed)
+    return True

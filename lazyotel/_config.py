@@ -435,17 +435,6 @@ def package_installed(path: str) -> bool:
     return any(os.path.isdir(os.path.join(entry or ".", path)) for entry in sys.path)
 
 
-def require_exporter_package(protocol: str, *, param: str = "protocol", value: object = None) -> None:
-    path, extra = _EXPORTER_PACKAGES[protocol]
-    if not package_installed(path):
-        _fail(
-            param,
-            protocol if value is None else value,  # the value the caller passed
-            f"the OTLP {protocol} exporter is not installed",
-            f"install it with: pip install 'lazyotel[{extra}]'",
-        )
-
-
 #: Where the environment names the OTLP protocol, the signal-specific variable first.
 PROTOCOL_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
 
@@ -494,7 +483,9 @@ def _check_headers(value: object) -> dict[str, str] | None:
             # Name the key only: a header value is often a secret.
             msg = f"lazyotel.bootstrap(headers=...): header {key!r} must map a str to a str"
             raise TypeError(msg)
-        out[key] = val
+        # gRPC metadata keys must be lower case (grpc rejects the call otherwise, and every span
+        # is lost); HTTP header names are case-insensitive. The string form is lowered too.
+        out[key.strip().lower()] = val
     return out
 
 
@@ -523,7 +514,7 @@ def parse_headers(raw: str, *, param: str | None = None) -> dict[str, str]:
     return out
 
 
-def _check_exporter(value: object, protocol: str | None) -> object:
+def _check_exporter(value: object) -> object:
     if value is None:
         return None
     if isinstance(value, str):
@@ -534,11 +525,9 @@ def _check_exporter(value: object, protocol: str | None) -> object:
                 f"unknown exporter; choose one of {_choices(EXPORTERS)}, "
                 "a SpanExporter object, or a callable that returns one",
             )
-        # Checked now only when the code decides the protocol (the argument, or the HTTP
-        # default): a protocol from the environment is the operator's, and a missing package
-        # for it is reported once at activation, never raised from the CLI's import.
-        if value == "otlp" and (protocol is not None or env_protocol() is None):
-            require_exporter_package(protocol or "http/protobuf", param="exporter", value=value)
+        # A missing exporter package is not checked here: it matters only when telemetry
+        # starts (on mode), where it is one warning; raising from the CLI's import would kill
+        # --help and defeat an operator's LAZYOTEL_MODE=off.
         return value
     if callable(value) or hasattr(value, "export"):  # a factory (a class too) or an exporter
         return value
@@ -578,13 +567,10 @@ def _check_redact(value: object) -> tuple[str, ...]:
 
 def _check_endpoint(value: object) -> str | None:
     endpoint = _check_str("endpoint", value)
-    if endpoint is not None and "://" not in endpoint:
-        _fail(
-            "endpoint",
-            endpoint,
-            "expected a URL with a scheme",
-            f"for example 'http://{endpoint or 'localhost:4318'}'",
-        )
+    if endpoint is not None:
+        endpoint = endpoint.strip()
+        if not endpoint:
+            _fail("endpoint", value, "must not be empty", "pass None to use OTEL_EXPORTER_OTLP_ENDPOINT")
     return endpoint
 
 
@@ -611,16 +597,14 @@ def apply(settings: Settings, changes: Mapping[str, Any]) -> list[str]:
     All values are checked before any is stored, so a bad call changes nothing.
     """
     checked: dict[str, Any] = {}
-    protocol = changes.get("protocol", settings.protocol)
-    # The protocol first: the exporter check depends on it.
-    for name, value in sorted(changes.items(), key=lambda item: item[0] != "protocol"):
+    for name, value in changes.items():
         if name == "service_name":
             service = _check_str(name, value)
             if service is not None and not service.strip():
                 _fail(name, value, "must not be empty", "pass None to use OTEL_SERVICE_NAME")
             checked[name] = service
         elif name == "exporter":
-            checked[name] = _check_exporter(value, protocol)
+            checked[name] = _check_exporter(value)
         elif name == "endpoint":
             checked[name] = _check_endpoint(value)
         elif name == "protocol":
@@ -629,8 +613,6 @@ def apply(settings: Settings, changes: Mapping[str, Any]) -> list[str]:
                 _fail(name, proto, "the Python OTLP exporters do not send JSON", "use 'http/protobuf'")
             if proto is not None and proto not in PROTOCOLS:
                 _fail(name, proto, f"unknown protocol; choose one of {_choices(PROTOCOLS)}")
-            if proto is not None:
-                require_exporter_package(proto)
             checked[name] = proto
         elif name == "headers":
             checked[name] = _check_headers(value)
@@ -655,6 +637,14 @@ def apply(settings: Settings, changes: Mapping[str, Any]) -> list[str]:
         else:  # pragma: no cover - the signatures make this unreachable
             msg = f"lazyotel.bootstrap() got an unexpected keyword argument {name!r}"
             raise TypeError(msg)
+    if "endpoint" in checked or "protocol" in checked:
+        endpoint = checked.get("endpoint", settings.endpoint)
+        if endpoint is not None:
+            from ._endpoint import display_url, endpoint_problem
+
+            problem = endpoint_problem(endpoint, otlp_protocol(checked.get("protocol", settings.protocol)))
+            if problem:
+                _fail("endpoint", display_url(endpoint), problem)
     changed = [name for name, value in checked.items() if getattr(settings, name) != value]
     for name, value in checked.items():
         setattr(settings, name, value)

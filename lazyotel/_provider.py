@@ -112,7 +112,8 @@ def call_bounded(fn: Callable[[], Any], timeout: float, name: str) -> tuple[bool
 
     thread = threading.Thread(target=target, name=f"lazyotel-{name}", daemon=True)
     thread.start()
-    thread.join(max(timeout, 0.0))
+    # join() raises OverflowError past TIMEOUT_MAX (~292 years): a huge timeout means "wait".
+    thread.join(min(max(timeout, 0.0), _thread.TIMEOUT_MAX))
     return outcome[0] if outcome else None
 
 
@@ -138,7 +139,7 @@ def arm_instrumentations() -> None:
 def _timeout(timeout: float | None) -> float:
     if timeout is None:
         return SETTINGS.effective_flush_timeout()
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
         msg = f"timeout={timeout!r}: expected a number of seconds >= 0 or None"
         raise ValueError(msg)
     return float(timeout)
@@ -180,7 +181,7 @@ def shutdown(timeout: float | None = None) -> bool:
     if switch is None:
         return True
     done = run_bounded(switch.shutdown, seconds, "shutdown")
-    switch.report()
+    switch.report(seconds)
     return done
 
 

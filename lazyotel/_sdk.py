@@ -6,17 +6,20 @@ wrong while exporting is caught here and turned into at most one warning.
 
 from __future__ import annotations
 
+import _thread
 import logging
 import os
 import sys
+import threading
+import time
+import weakref
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-from . import _config, _follow
+from . import _config, _endpoint, _follow
 from ._provider import arm_instrumentations, call_bounded, describe
 
 if TYPE_CHECKING:
@@ -31,7 +34,6 @@ if TYPE_CHECKING:
 #: Queue large enough that a burst of 10,000 spans is not dropped before the exit flush.
 #: ``OTEL_BSP_MAX_QUEUE_SIZE`` still wins (the SDK reads it when we pass nothing).
 DEFAULT_MAX_QUEUE_SIZE = 16384
-_DEFAULT_PORTS = {"http/protobuf": 4318, "grpc": 4317}
 
 
 class Unavailable(Exception):
@@ -48,6 +50,9 @@ def activate(runtime: Runtime, settings: Settings) -> None:
         _config.debug("using the tracer provider already installed")
     else:
         funnel_otel_logging()
+        funnel = _config.funnel_handler()
+        if _EXPORT_NOTES not in funnel.filters:
+            funnel.addFilter(_EXPORT_NOTES)
         provider = TracerProvider(resource=build_resource(settings), shutdown_on_exit=False)
         switch = SwitchProcessor(build_processor(settings))
         provider.add_span_processor(switch)
@@ -93,56 +98,107 @@ def build_resource(settings: Settings) -> Resource:
 class SwitchProcessor(SpanProcessor):
     """The provider's one processor: forwards to a batch processor that can be swapped.
 
-    Counts the spans that ended so the exit can report how many never reached the exporter.
+    Keeps the books of every span it hands on (see ``GuardedExporter``'s counters), so that
+    the exit can say how many were not delivered, and why.
     """
 
     def __init__(self, inner: SpanProcessor | None) -> None:
-        self._inner = inner
-        self.ended = 0
+        self._current: tuple[SpanProcessor | None, GuardedExporter | None] = (inner, None)
         self.exporters: list[GuardedExporter] = []
+        self._lock = _thread.allocate_lock()  # the counters: command threads end spans at once
         self._track(inner)
+
+    @property
+    def _inner(self) -> SpanProcessor | None:
+        return self._current[0]
 
     def _track(self, inner: SpanProcessor | None) -> None:
         exporter = getattr(inner, "lazyotel_exporter", None)
         if exporter is not None:
             self.exporters.append(exporter)
+        self._current = (inner, exporter)
 
     def replace(self, inner: SpanProcessor | None) -> SpanProcessor | None:
-        old, self._inner = self._inner, inner
+        old = self._current[0]
         self._track(inner)
         return old
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        inner = self._inner
+        inner = self._current[0]
         if inner is not None:
             inner.on_start(span, parent_context=parent_context)
 
     def on_end(self, span: ReadableSpan) -> None:
-        self.ended += 1
-        inner = self._inner
-        if inner is not None:
-            inner.on_end(span)
+        inner, exporter = self._current
+        if inner is None:
+            return
+        if exporter is not None:
+            with self._lock:
+                exporter.handed += 1
+                # The SDK's queue drops a span (with a generic log line, no count) when it is
+                # full; what it holds is what was handed on and neither taken nor dropped.
+                if exporter.handed - exporter.taken - exporter.overflowed > exporter.queue_size:
+                    exporter.overflowed += 1
+        inner.on_end(span)
 
     def shutdown(self) -> None:
-        inner, self._inner = self._inner, None
+        inner = self._current[0]
+        self._current = (None, None)
         if inner is not None:
             inner.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        inner = self._inner
+        inner = self._current[0]
         return True if inner is None else inner.force_flush(timeout_millis)
 
-    def report(self) -> None:
-        """Log, at debug level, how many ended spans were not exported."""
+    def report(self, flush_timeout: float | None = None) -> None:
+        """Say once, at warning level, how many spans were not delivered, and why.
+
+        Every span handed to an exporter ends up exported, failed (with the first reason of
+        each kind), dropped by a full queue, or still queued or in flight at the deadline.
+        """
         if not self.exporters:
             return
-        exported = sum(exporter.exported for exporter in self.exporters)
-        dropped = max(self.ended - exported, 0)
-        log = _config.logger()
-        if dropped:
-            log.debug("%d of %d spans dropped (not exported)", dropped, self.ended)
+        handed = sum(e.handed for e in self.exporters)
+        lost = handed - sum(e.exported for e in self.exporters)
+        if lost <= 0:
+            _config.debug("all %d spans exported", handed)
+            return
+        if flush_timeout is None:
+            flush_timeout = _config.SETTINGS.effective_flush_timeout()
+        parts: list[tuple[int, str]] = []
+        loud = False
+        overflowed = sum(e.overflowed for e in self.exporters)
+        if overflowed:
+            size = max(e.queue_size for e in self.exporters)
+            full = f"dropped: the export queue ({size:,} spans) was full; raise OTEL_BSP_MAX_QUEUE_SIZE"
+            parts.append((overflowed, full))
+            loud = True
+        reasons: dict[str, list[Any]] = {}  # kind -> [spans, the first reason, all quiet]
+        for exporter in self.exporters:
+            for kind, (count, reason, quiet) in exporter.reasons.items():
+                entry = reasons.setdefault(kind, [0, reason, True])
+                entry[0] += count
+                entry[2] = entry[2] and quiet
+        for count, reason, quiet in reasons.values():
+            parts.append((count, f"not delivered: {reason}"))
+            loud = loud or not quiet
+        late = lost - overflowed - sum(entry[0] for entry in reasons.values())
+        if late > 0:
+            silent = [e.url() for e in self.exporters if e.exporting_since is not None and e.url()]
+            why = f" (the collector at {silent[0]} had not answered)" if silent else ""
+            slow = f"not delivered within flush_timeout={flush_timeout} s{why}; raise LAZYOTEL_FLUSH_TIMEOUT"
+            parts.append((late, slow))
+            loud = True
+        if len(parts) == 1:
+            message = f"{lost:,} of {handed:,} spans {parts[0][1]}"
         else:
-            log.debug("all %d spans exported", self.ended)
+            detail = "; ".join(f"{count:,} {text}" for count, text in parts)
+            message = f"{lost:,} of {handed:,} spans not delivered: {detail}"
+        if loud:
+            _config.warn_once("%s", message)
+        else:  # only the default localhost collector, which nobody chose, was absent
+            _config.debug("%s", message)
 
 
 def build_processor(settings: Settings) -> SpanProcessor | None:
@@ -154,6 +210,12 @@ def build_processor(settings: Settings) -> SpanProcessor | None:
     if "OTEL_BSP_MAX_QUEUE_SIZE" not in os.environ:
         kwargs["max_queue_size"] = DEFAULT_MAX_QUEUE_SIZE
     processor = BatchSpanProcessor(exporter, **kwargs)
+    # The SDK's own reading of OTEL_BSP_MAX_QUEUE_SIZE; a private name, hence the fallback.
+    queue_size = getattr(getattr(processor, "_batch_processor", None), "_max_queue_size", None)
+    if not isinstance(queue_size, int):
+        queue_size = kwargs.get("max_queue_size") or _int_variable("OTEL_BSP_MAX_QUEUE_SIZE", 2048)
+    if isinstance(exporter, GuardedExporter):
+        exporter.queue_size = queue_size
     processor.lazyotel_exporter = exporter  # type: ignore[attr-defined]
     return processor
 
@@ -174,27 +236,17 @@ def otlp_protocol(settings: Settings) -> str:
     return protocol
 
 
-def otlp_endpoint(settings: Settings, protocol: str) -> str:
-    """The URL spans are sent to, as the exporters would resolve it (for probing and logs).
+def _int_variable(name: str, default: int) -> int:
+    try:
+        value = int(os.environ.get(name, ""))
+    except ValueError:
+        return default
+    return value if value > 0 else default
 
-    ``endpoint`` is a base URL like ``OTEL_EXPORTER_OTLP_ENDPOINT``: for OTLP/HTTP the
-    signal path ``/v1/traces`` is appended unless the URL already has a path.
-    """
-    env = os.environ
-    if settings.endpoint is not None:
-        base, signal_specific = settings.endpoint, False
-    elif env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
-        base, signal_specific = env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"], True
-    elif env.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
-        base, signal_specific = env["OTEL_EXPORTER_OTLP_ENDPOINT"], False
-    else:
-        base, signal_specific = f"http://localhost:{_DEFAULT_PORTS[protocol]}", False
-    base = base.strip()
-    if protocol == "grpc" or signal_specific:
-        return base
-    if settings.endpoint is not None and urlsplit(base).path not in ("", "/"):
-        return base
-    return base.rstrip("/") + "/v1/traces"
+
+#: The OTLP exporters' entry-point names (``OTEL_TRACES_EXPORTER=otlp_proto_http``): built as
+#: ``otlp`` with that protocol, so the endpoint rule and the collector probe apply to them too.
+_OTLP_ENTRY_POINTS = {"otlp_proto_http": "http/protobuf", "otlp_proto_grpc": "grpc"}
 
 
 def build_exporter(settings: Settings) -> SpanExporter | None:
@@ -205,21 +257,34 @@ def build_exporter(settings: Settings) -> SpanExporter | None:
         from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
         # stderr: a CLI's stdout belongs to its users (pipes, --json output).
-        return GuardedExporter(lambda: ConsoleSpanExporter(out=sys.stderr), None, "console")
-    if spec == "otlp":
-        protocol = otlp_protocol(settings)
+        out: Any = _Stderr()
+        return GuardedExporter(lambda: ConsoleSpanExporter(out=out), None, "console")
+    if spec == "otlp" or spec in _OTLP_ENTRY_POINTS:
+        protocol = _OTLP_ENTRY_POINTS.get(spec) or otlp_protocol(settings)
         path, extra = _config._EXPORTER_PACKAGES[protocol]
         if not _config.package_installed(path):
             msg = f"the OTLP {protocol} exporter is not installed (pip install 'lazyotel[{extra}]')"
             raise Unavailable(msg)
-        endpoint = otlp_endpoint(settings, protocol)
-        exporter = GuardedExporter(_otlp_factory(settings, protocol, endpoint), endpoint, f"OTLP {protocol}")
+        try:
+            endpoint = _endpoint.resolve_endpoint(settings.endpoint, protocol)
+        except ValueError as exc:
+            raise Unavailable(str(exc)) from None
+        if endpoint.warning:
+            _config.warn_once("%s", endpoint.warning)
+        address = endpoint.address
+        if address is not None and _endpoint.proxy_in_use(protocol, endpoint.url, *address):
+            address = None  # the collector may be reachable only through the proxy
+        exporter = GuardedExporter(
+            _otlp_factory(settings, protocol, endpoint.url),
+            endpoint.url,
+            f"OTLP {protocol}",
+            address=address,
+            protocol=protocol,
+            secrets=_header_values(settings),
+        )
         # Nobody chose the default localhost collector: its absence is not worth a warning on
         # every run of a developer's CLI (it is logged at debug level).
-        exporter.quiet_unreachable = settings.endpoint is None and not any(
-            os.environ.get(name)
-            for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-        )
+        exporter.quiet_unreachable = endpoint.source is None
         return exporter
     if isinstance(spec, str):
         return GuardedExporter(_entry_point_factory(spec), None, spec)
@@ -228,14 +293,36 @@ def build_exporter(settings: Settings) -> SpanExporter | None:
     return GuardedExporter(spec, None, getattr(spec, "__name__", "exporter"))
 
 
+class _Stderr:
+    """``sys.stderr`` as it is when written to, not when the exporter was built.
+
+    click's ``CliRunner`` swaps ``sys.stderr`` for a stream it closes afterwards; a console
+    exporter holding that stream would fail on every later export.
+    """
+
+    def _stream(self) -> Any:
+        stream = sys.stderr
+        if stream is None or getattr(stream, "closed", False):
+            stream = sys.__stderr__
+        return stream
+
+    def write(self, text: str) -> int:
+        stream = self._stream()
+        return 0 if stream is None else stream.write(text)
+
+    def flush(self) -> None:
+        stream = self._stream()
+        if stream is not None:
+            stream.flush()
+
+
 def _otlp_factory(settings: Settings, protocol: str, endpoint: str) -> Callable[[], SpanExporter]:
     headers = dict(settings.headers) if settings.headers is not None else None
 
     def make() -> SpanExporter:
-        # Only what the arguments say: the exporters read the OTEL_* variables themselves.
-        kwargs: dict[str, Any] = {}
-        if settings.endpoint is not None:
-            kwargs["endpoint"] = endpoint
+        # The endpoint as resolved by the one rule (the exporters would resolve the
+        # environment's differently); the other OTEL_* variables they read themselves.
+        kwargs: dict[str, Any] = {"endpoint": endpoint}
         if headers is not None:
             kwargs["headers"] = headers
         if protocol == "grpc":
@@ -253,9 +340,18 @@ def _entry_point_factory(name: str) -> Callable[[], SpanExporter]:
     """An exporter named in ``OTEL_TRACES_EXPORTER`` other than otlp/console/none."""
     from importlib.metadata import entry_points
 
-    found = [ep for ep in _group("opentelemetry_traces_exporter", entry_points) if ep.name == name]
+    installed = _group("opentelemetry_traces_exporter", entry_points)
+    found = [ep for ep in installed if ep.name == name]
     if not found:
-        msg = f"OTEL_TRACES_EXPORTER={name!r}: no such exporter is installed"
+        import difflib
+
+        names = sorted({"otlp", "console", "none"} | {ep.name for ep in installed})
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        msg = (
+            f"OTEL_TRACES_EXPORTER={name!r} names no installed exporter; "
+            f"{hint}valid names: {', '.join(names)}"
+        )
         raise Unavailable(msg)
 
     def make() -> SpanExporter:
@@ -279,8 +375,12 @@ class GuardedExporter(SpanExporter):
 
     - Before the first export, and after any failure, one TCP connect to the collector
       decides whether it is worth trying: a refused or unreachable collector drops the batch
-      at once instead of entering the exporter's retry back-off (up to 7 s per batch).
-    - Any exception becomes a failed export and at most one warning.
+      at once instead of entering the exporter's retry back-off (up to 7 s per batch). Only an
+      address this module can parse is probed (http/https URLs, a gRPC ``host:port``), and
+      never one the exporter would reach through a proxy.
+    - Any exception becomes a failed export. Nothing is warned while the command runs: the
+      first reason of each kind is kept, with the number of spans it cost, for the one report
+      at exit (``SwitchProcessor.report``).
 
     The real exporter is built at activation, and the command waits for it (see ``_build``).
     Building it in the background instead took its import (``requests`` or ``grpc``) off the
@@ -289,66 +389,225 @@ class GuardedExporter(SpanExporter):
     with the command for the GIL) and needed exit hooks to keep short commands' spans.
     """
 
-    def __init__(self, factory: Callable[[], Any], endpoint: str | None, label: str) -> None:
+    def __init__(
+        self,
+        factory: Callable[[], Any],
+        endpoint: str | None,
+        label: str,
+        *,
+        address: tuple[str, int] | None = None,
+        protocol: str | None = None,
+        secrets: Sequence[str] = (),
+    ) -> None:
         self._label = label
+        self.secrets = secrets  # header values: scrubbed from every reason and debug line
         self._endpoint = endpoint
+        self._address = address
+        self.protocol = protocol
         self.inner: Any = _build(factory, label)
         self.keep_inner = False  # shutdown() leaves the real exporter running (it serves on)
-        self._probe_next = endpoint is not None and not _proxied()
+        self._inner_closed = False
+        self._probe_next = address is not None
         self._closed = False
+        self._closed_reason = ""
         self.quiet_unreachable = False
+        # The books, for the report at exit. handed/overflowed: SwitchProcessor (under its
+        # lock); the rest here, where the SDK's export lock serialises the calls.
+        self.queue_size = DEFAULT_MAX_QUEUE_SIZE
+        self.handed = 0  # spans given to the batch processor
+        self.overflowed = 0  # of those, dropped by its full queue
+        self.taken = 0  # spans passed to export()
         self.exported = 0
         self.failed = 0
+        # "unreachable" or "failed" -> (spans, the first reason of that kind, all quiet)
+        self.reasons: dict[str, tuple[int, str, bool]] = {}
+        self.exporting_since: float | None = None  # an export() is running since (monotonic)
+        if hasattr(os, "register_at_fork"):
+            # A forked child starts with an empty queue (the SDK clears it): its books too.
+            books = weakref.ref(self)
+            os.register_at_fork(after_in_child=lambda: _reset_books(books()))
 
-    def _where(self) -> str:
-        return self._label + (f" at {redact_url(self._endpoint)}" if self._endpoint else "")
+    def url(self) -> str:
+        return _endpoint.display_url(self._endpoint) if self._endpoint else ""
+
+    def where(self) -> str:
+        return self._label + (f" at {_endpoint.display_url(self._endpoint)}" if self._endpoint else "")
+
+    def _fail(self, count: int, kind: str, reason: str, *, quiet: bool = False) -> None:
+        self.failed += count
+        spans, first, was_quiet = self.reasons.get(kind, (0, reason, True))
+        self.reasons[kind] = (spans + count, first, was_quiet and quiet)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        if self._closed or (self._probe_next and not self._reachable()):
-            self.failed += len(spans)
+        count = len(spans)
+        self.taken += count
+        if self._closed:
+            # After shutdown (the exit's deadline passed): not booked, so the report counts
+            # them as not delivered within flush_timeout.
+            if self._closed_reason:
+                self._fail(count, "failed", self._closed_reason)
             return SpanExportResult.FAILURE
+        if self._probe_next and not self._reachable(count):
+            return SpanExportResult.FAILURE
+        notes = _ExportNotes(self)
+        _EXPORT_NOTES.scope.current = notes
+        self.exporting_since = time.monotonic()
         try:
             result = self.inner.export(spans)
         except Exception as exc:  # noqa: BLE001
-            _config.warn_once("span export to %s failed (%s)", self._where(), describe(exc))
+            notes.note(describe(exc))  # describe() keeps one line; note() scrubs it
             result = SpanExportResult.FAILURE
+        finally:
+            _EXPORT_NOTES.scope.current = None
+            self.exporting_since = None
         if result is SpanExportResult.SUCCESS:
-            self.exported += len(spans)
+            self.exported += count
             self._probe_next = False
         else:
-            self.failed += len(spans)
-            self._probe_next = self._endpoint is not None and not _proxied()
+            self._fail(count, "failed", notes.reason())
+            self._probe_next = self._address is not None
+            if notes.wrong_protocol:
+                self._closed, self._closed_reason = True, notes.reason()
         return result  # type: ignore[no-any-return]
 
-    def _reachable(self, timeout: float = 1.0) -> bool:
+    def _reachable(self, count: int, timeout: float = 1.0) -> bool:
         import socket
 
-        endpoint = str(self._endpoint)
         try:
-            parts = urlsplit(endpoint if "://" in endpoint else f"//{endpoint}")
-            host = parts.hostname or "localhost"
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-        except ValueError:  # "http://[::1", "http://host:port"
-            return True  # let the exporter report its own URL problem
-        try:
-            socket.create_connection((host, port), timeout=timeout).close()
+            socket.create_connection(self._address, timeout=timeout).close()  # type: ignore[arg-type]
         except OSError as exc:
-            report = _config.debug if self.quiet_unreachable else _config.warn_once
-            report(
-                "cannot reach the collector (%s at %s); spans of this run are dropped",
-                type(exc).__name__,
-                redact_url(str(self._endpoint)),
-            )
+            where = _endpoint.display_url(str(self._endpoint))
+            reason = f"cannot reach the collector at {where} ({type(exc).__name__}, {self._label})"
+            _config.debug("%s", reason)
+            self._fail(count, "unreachable", reason, quiet=self.quiet_unreachable)
             return False
         return True
 
+    def abandon(self) -> None:
+        """Stop the real exporter's retries now: it talks to a server of the other protocol."""
+        if self._inner_closed:
+            return
+        if self.protocol == "http/protobuf":
+            # Its shutdown sets the event its back-off waits on.
+            self._inner_closed = True
+            self.inner.shutdown()
+        else:
+            # Some gRPC exporter versions' shutdown() takes the lock this export holds: set
+            # only the event its back-off waits on (a private name, hence the getattr).
+            event = getattr(self.inner, "_shutdown_in_progress", None)
+            if isinstance(event, threading.Event):
+                event.set()
+
     def shutdown(self) -> None:
         self._closed = True
-        if not self.keep_inner:
+        if not self.keep_inner and not self._inner_closed:
+            self._inner_closed = True
             self.inner.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
+
+
+def _reset_books(exporter: GuardedExporter | None) -> None:
+    if exporter is not None:
+        exporter.handed = exporter.overflowed = exporter.taken = exporter.exported = exporter.failed = 0
+        exporter.reasons = {}
+        exporter.exporting_since = None
+
+
+class _ExportNotes:
+    """What the exporter logged while one ``export()`` ran: the reason it failed."""
+
+    def __init__(self, exporter: GuardedExporter) -> None:
+        self._exporter = exporter
+        self._first = ""
+        self.wrong_protocol = False
+
+    def note(self, text: str) -> None:
+        text = _scrub(text, self._exporter.secrets)
+        hint = ""
+        protocol = self._exporter.protocol
+        if protocol == "http/protobuf" and "BadStatusLine" in text and "\\x00\\x00" in text:
+            # An HTTP/2 frame where an HTTP/1.1 status line should be: a gRPC server.
+            text = "the server answered in HTTP/2 frames (BadStatusLine)"
+            hint = "this looks like a gRPC port; set protocol='grpc' (OTEL_EXPORTER_OTLP_PROTOCOL=grpc)"
+        elif protocol == "grpc" and "Failed parsing HTTP/2" in text:
+            text = "the server does not speak HTTP/2 (Failed parsing HTTP/2)"
+            hint = "this looks like an OTLP/HTTP port; set protocol='http/protobuf' or use the gRPC port"
+        elif " 404" in text:
+            hint = (
+                "check the URL's path: endpoint= and OTEL_EXPORTER_OTLP_ENDPOINT take the base URL "
+                "(/v1/traces is appended)"
+            )
+        if hint and not self.wrong_protocol and "port" in hint:
+            self.wrong_protocol = True
+            self._first = f"{text}; {hint}"
+            self._exporter.abandon()
+        elif not self._first:
+            self._first = f"{text}; {hint}" if hint else text
+
+    def secrets(self) -> Sequence[str]:
+        return self._exporter.secrets
+
+    def reason(self) -> str:
+        what = self._first or "the exporter reported a failure"
+        return f"export to {self._exporter.where()} failed ({what})"
+
+
+class _ExportScope(logging.Filter):
+    """On lazyotel's log funnel: what an exporter logs inside ``export()`` is the reason of a
+    failure, reported (with the count of spans it cost) at exit, not a warning now.
+
+    Also keeps the SDK's "Queue full" line quiet: the spans it drops are counted and reported.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scope = threading.local()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        notes = getattr(self.scope, "current", None)
+        queue_full = record.name.startswith("opentelemetry.sdk") and str(record.msg).startswith("Queue full")
+        if notes is None and not queue_full:
+            return True
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record must not break the export
+            text = str(record.msg)
+        if notes is not None:
+            notes.note(text)
+        secrets = notes.secrets() if notes is not None else ()
+        _config.debug("%s: %s", record.name, _scrub(text, secrets))
+        return False
+
+
+_EXPORT_NOTES = _ExportScope()
+
+
+def _scrub(text: str, secrets: Sequence[str] = ()) -> str:
+    """One line, capped, scrubbed by ``_config.scrub`` and of what transports quote after
+    "header value:" (requests and urllib3 quote a rejected header whole)."""
+    import re
+
+    for secret in secrets:  # the raw value and its repr (a trailing newline shows as \\n)
+        for form in {secret, secret.strip(), repr(secret)[1:-1], repr(secret.strip())[1:-1]}:
+            if len(form) >= 3:
+                text = text.replace(form, "[REDACTED]")
+    line = _config.scrub(text.splitlines()[0] if text else "")
+    line = re.sub(r"(header value:?\s*).*", r"\1[REDACTED]", line, flags=re.IGNORECASE)
+    return line if len(line) <= 300 else line[:300] + "..."
+
+
+def _header_values(settings: Settings) -> tuple[str, ...]:
+    """Every header value the exporter may send: never to be shown in a message."""
+    values = list((settings.headers or {}).values())
+    for name in ("OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"):
+        raw = os.environ.get(name, "")
+        values.extend(_config.parse_headers(raw).values())
+        values.extend(item.partition("=")[2] for item in raw.split(","))  # undecoded too
+    return tuple(value for value in values if value.strip())
 
 
 #: How long activation waits for an exporter to be built. An import takes a fraction of a
@@ -369,25 +628,6 @@ def _build(factory: Callable[[], Any], label: str) -> Any:
     if not built:
         raise value
     return value
-
-
-def _proxied() -> bool:
-    """With a proxy configured, the collector may be reachable only through it: do not probe."""
-    return any(key.lower() in ("http_proxy", "https_proxy", "all_proxy") for key in os.environ)
-
-
-def redact_url(url: str | None) -> str:
-    """The URL without user info, query or fragment (they can carry credentials)."""
-    if not url:
-        return ""
-    parts = urlsplit(url if "://" in url else f"//{url}")  # "host:port" has no scheme
-    host = parts.hostname or ""
-    try:
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        port = ""
-    scheme = f"{parts.scheme}://" if parts.scheme else ""
-    return f"{scheme}{host}{port}{parts.path}"
 
 
 # -- OpenTelemetry's and the exporter transports' logging ------------------------------------

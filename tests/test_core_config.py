@@ -141,32 +141,29 @@ except ImportError:
 @pytest.mark.parametrize(
     ("kwargs", "fragments"),
     [
-        (
-            {"exporter": "otlp"},
-            [
-                "exporter='otlp'",
-                "OTLP http/protobuf exporter is not installed",
-                "pip install 'lazyotel[otlp]'",
-            ],
-        ),
-        ({"protocol": "grpc"}, ["protocol='grpc'", "not installed", "pip install 'lazyotel[grpc]'"]),
-        ({"exporter": "otlp", "protocol": "grpc"}, ["protocol='grpc'", "pip install 'lazyotel[grpc]'"]),
+        ({"exporter": "otlp"}, ["http/protobuf exporter is not installed", "pip install 'lazyotel[otlp]'"]),
+        ({"protocol": "grpc"}, ["OTLP grpc exporter is not installed", "pip install 'lazyotel[grpc]'"]),
+        ({"exporter": "otlp", "protocol": "grpc"}, ["grpc exporter is not installed", "lazyotel[grpc]'"]),
     ],
 )
 def test_missing_extra_names_the_pip_install_that_fixes_it(
     subprocess_env: dict[str, str], site_without_exporters: Path, kwargs: dict[str, str], fragments: list[str]
 ) -> None:
+    """Not at bootstrap (that would kill --help and off mode), but once telemetry starts."""
     code = f"""
 import lazyotel
-try:
-    lazyotel.bootstrap("svc", **{kwargs!r})
-except ValueError as exc:
-    print(exc)
+lazyotel.bootstrap("svc", **{kwargs!r})
+print("bootstrapped")
+with lazyotel.get_tracer("x").start_as_current_span("s"):
+    print("ran")
 """
-    child = run_child(code, hidden_env(subprocess_env, site_without_exporters), python_flags=("-S",))
-    assert child.returncode == 0, child.stderr
+    env = hidden_env(subprocess_env, site_without_exporters)
+    env["LAZYOTEL_MODE"] = "on"
+    child = run_child(code, env, python_flags=("-S",))
+    assert (child.stdout, child.returncode) == ("bootstrapped\nran\n", 0), child.stderr
+    (warning,) = child.warnings
     for fragment in fragments:
-        assert fragment in child.stdout
+        assert fragment in warning
 
 
 # -- mode -----------------------------------------------------------------------------------------

@@ -105,10 +105,9 @@ def test_a_protocol_from_the_environment_never_fails_bootstrap(
         [sys.executable, "-S", "-c", code], env=env, capture_output=True, text=True, check=False
     )
     assert (out.returncode, out.stdout) == (0, "ok\n"), out.stderr
-    # The same protocol passed by the code is a configuration mistake: it fails at once.
-    code = "import lazyotel; lazyotel.bootstrap('svc', exporter='otlp', protocol='grpc')"
+    # The same protocol passed by the code: an operator's off switch still saves the CLI.
+    code = "import lazyotel; lazyotel.bootstrap('svc', exporter='otlp', protocol='grpc'); print('ok')"
     out = subprocess.run(
         [sys.executable, "-S", "-c", code], env=env, capture_output=True, text=True, check=False
     )
-    assert out.returncode == 1
-    assert "pip install 'lazyotel[grpc]'" in out.stderr
+    assert (out.returncode, out.stdout, out.stderr) == (0, "ok\n", "")
