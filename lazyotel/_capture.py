@@ -42,7 +42,7 @@ from enum import Enum
 from ._config import SETTINGS
 from ._decorator import _fault
 from ._provider import describe
-from ._redact import HIDES_NEXT, HIDES_VALUE, REDACTED, cached, hide_value, option, redacted
+from ._redact import HIDES_NEXT, HIDES_VALUE, REDACTED, cache_in_force, hide_value, option, redacted
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -298,39 +298,52 @@ def capture(params: Params, args: tuple[Any, ...], kwargs: dict[str, Any], spec:
     try:
         names, varargs, skip = params
         decide = spec if callable(spec) else None
-        scalars = _SCALAR_IDS
+        cache = cache_in_force()
         out_args = []
+        named = len(names)
         hide_next = False  # the previous ``*args`` item was an option naming a secret
         for index in range(skip, len(args)):
             value = args[index]
             position = index - skip
-            name = names[position] if position < len(names) else varargs
-            if (decide is not None or id(type(value)) not in scalars) and not _kept(name, value, decide):
+            name = names[position] if position < named else varargs
+            kind = type(value)  # ``is`` only: a metaclass may define ``__eq__``
+            scalar = kind is str or kind is int or kind is bool or kind is float or value is None
+            if (decide is not None or not scalar) and not _kept(name, value, decide):
                 continue
-            hidden = cached(name)
+            hidden = cache.get(name) if cache is not None else None
             if hidden is None:
                 hidden = bool(name) and redacted(name)
             if hidden or hide_next:
                 out_args.append(REDACTED)
                 hide_next = False
                 continue
-            if position >= len(names) and type(value) is str and (value[:1] == "-" or "=" in value):
+            if kind is str and position >= named and (value[:1] == "-" or "=" in value):
                 how = option(value)
                 hide_next = how == HIDES_NEXT
                 if how == HIDES_VALUE:
                     out_args.append(_text(hide_value(value)))
                     continue
-            out_args.append(_top(value))
+            # The common case inline: short ASCII text, small ints, flags, None.
+            if (
+                (kind is str and len(value) <= VALUE_CAP and value.isascii())
+                or (kind is int and -_BIG < value < _BIG)
+                or kind is bool
+                or value is None
+            ):
+                out_args.append(value)
+            else:
+                out_args.append(_top(value))
         out_kwargs = {}
         for key, value in kwargs.items():
             name = key if type(key) is str else str.__str__(key)
-            if (decide is not None or id(type(value)) not in scalars) and not _kept(name, value, decide):
+            kind = type(value)
+            scalar = kind is str or kind is int or kind is bool or kind is float or value is None
+            if (decide is not None or not scalar) and not _kept(name, value, decide):
                 continue
-            hidden = cached(name)
+            hidden = cache.get(name) if cache is not None else None
             if hidden is None:
                 hidden = redacted(name)
             # The common case inline: short ASCII text, small ints, flags, None.
-            kind = type(value)
             if hidden:
                 safe: Any = REDACTED
             elif (

@@ -127,9 +127,9 @@ def redacted(name: str) -> bool:
     return hit
 
 
-def cached(name: str) -> bool | None:
-    """``redacted(name)`` if already known for the patterns in force, else None (a fast path)."""
-    return _cache.get(name) if SETTINGS.redact is _patterns else None
+def cache_in_force() -> dict[str, bool] | None:
+    """The ``name -> redacted`` cache of the patterns in force, if it is filled for them."""
+    return _cache if SETTINGS.redact is _patterns else None
 
 
 #: What ``option`` returns.
