@@ -289,7 +289,9 @@ def test_a_typer_cli_exports_the_conventions(receiver: OTLPReceiver, on_env: dic
     assert second.attributes["error.type"] == "3"
 
 
-def test_a_typer_cli_keeps_ok_and_one_scope_when_asked(receiver: OTLPReceiver, on_env: dict[str, str]) -> None:
+def test_a_typer_cli_keeps_ok_and_one_scope_when_asked(
+    receiver: OTLPReceiver, on_env: dict[str, str]
+) -> None:
     child = run_child(CLI, on_env, receiver.endpoint, "ok", "ktrade", "ann", "--password", "hunter2")
     assert child.returncode == 0, child.stderr
     (span,) = receiver.wait_for(1)
