@@ -225,8 +225,8 @@ def _within_total(out_args: list[Any], out_kwargs: dict[str, Any], encode: Calla
 # -- the process: process.pid, process.executable.name, process.command_args --------------------
 
 _executable: str | None = None
-_argv_key: tuple[Any, ...] = ()
-_argv_value: tuple[str, ...] | None = None
+# (the redact patterns, sys.argv, what it was recorded as): one tuple, replaced whole (threads).
+_argv_cache: tuple[Any, ...] = ((), (), None)
 
 
 def executable_name() -> str:
@@ -250,15 +250,16 @@ def command_args() -> tuple[str, ...] | None:
     (then one ``...[truncated: N more args]`` item). Options naming a secret hide their value
     (``--password x``, ``--token=x``, ``DB_PASSWORD=x``). None when ``sys.argv`` is not a list.
     """
-    global _argv_key, _argv_value
+    global _argv_cache
     argv = getattr(sys, "argv", None)
     if type(argv) is not list:
         return None
     items = tuple(argv)
     plain = all(type(item) is str for item in items)  # only then is the cache compared safely
     key = (SETTINGS.redact, items)
-    if plain and _argv_value is not None and key == _argv_key:
-        return _argv_value
+    cached = _argv_cache
+    if plain and cached[2] is not None and key == cached[:2]:
+        return cached[2]  # type: ignore[no-any-return]
     walked = argv_items(argv)
     out: list[str] = []
     used = 0
@@ -271,7 +272,7 @@ def command_args() -> tuple[str, ...] | None:
         out.append(text)
     value = tuple(out)
     if plain:
-        _argv_key, _argv_value = key, value
+        _argv_cache = (*key, value)
     return value
 
 

@@ -27,6 +27,10 @@ from __future__ import annotations
 
 from ._config import SETTINGS
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 #: Parts that make a name a quantity or a kind *about* a secret, never the secret itself.
 NOT_SECRET_PARTS = frozenset(
     (
@@ -53,9 +57,9 @@ REDACTED = "[REDACTED]"
 _CACHE_LIMIT = 4096
 _OPTION_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
-_patterns: tuple[str, ...] | None = None
-_compiled: tuple[tuple[str, ...], ...] = ()
-_cache: dict[str, bool] = {}
+# (the patterns in force, split into words, name -> redacted): one tuple, replaced whole, so a
+# thread never pairs new patterns with the cache of the old ones.
+_state: tuple[Any, tuple[tuple[str, ...], ...], dict[str, bool]] = (None, (), {})
 
 
 def name_parts(name: str) -> tuple[str, ...]:
@@ -114,22 +118,25 @@ def matches(parts: tuple[str, ...], patterns: tuple[tuple[str, ...], ...]) -> bo
 
 def redacted(name: str) -> bool:
     """Whether values named ``name`` are recorded as ``"[REDACTED]"`` (see the module doc)."""
-    global _patterns, _compiled, _cache
+    global _state
+    state = _state
     patterns = SETTINGS.redact
-    if patterns is not _patterns:
-        _compiled = tuple(words for words in map(name_parts, patterns) if words)
-        _patterns, _cache = patterns, {}
-    hit = _cache.get(name)
+    if patterns is not state[0]:
+        state = (patterns, tuple(words for words in map(name_parts, patterns) if words), {})
+        _state = state
+    cache = state[2]
+    hit = cache.get(name)
     if hit is None:
-        hit = matches(name_parts(name), _compiled)
-        if len(_cache) < _CACHE_LIMIT:
-            _cache[name] = hit
+        hit = matches(name_parts(name), state[1])
+        if len(cache) < _CACHE_LIMIT:
+            cache[name] = hit
     return hit
 
 
 def cache_in_force() -> dict[str, bool] | None:
     """The ``name -> redacted`` cache of the patterns in force, if it is filled for them."""
-    return _cache if SETTINGS.redact is _patterns else None
+    state = _state
+    return state[2] if SETTINGS.redact is state[0] else None
 
 
 #: What ``option`` returns.

@@ -182,7 +182,7 @@ def _classify(kind: type) -> tuple[int, Any]:
     if issubclass(kind, tuple):
         names = _own(mro, "_fields")
         if type(names) is tuple and all(type(name) is str for name in names):
-            return _FIELDS, (names, (), None, {})  # a named tuple: values read as a tuple
+            return _FIELDS, (True, names, (), None, {})  # a named tuple: values read as a tuple
         return _TUPLE, tuple
     for module_name, names, how in _KNOWN_TYPES:
         module = sys.modules.get(module_name)
@@ -215,7 +215,7 @@ def _dataclass(mro: tuple[type, ...], fields: Any) -> tuple[int, Any]:
         descriptor = _own(mro, name)
         if type(descriptor) is _MEMBER:
             slots[name] = descriptor
-    return _FIELDS, (tuple(names), tuple(hidden), _own(mro, "__dict__"), slots)
+    return _FIELDS, (False, tuple(names), tuple(hidden), _own(mro, "__dict__"), slots)
 
 
 def is_context(value: object) -> bool:
@@ -353,8 +353,8 @@ def _pairs(value: Any, code: int, extra: Any) -> tuple[int, Iterable[tuple[Any, 
     if code == _NAMESPACE_KIND:  # exactly argparse.Namespace or types.SimpleNamespace
         attributes = vars(value)
         return len(attributes), attributes.items()
-    names, hidden, descriptor, slots = extra
-    if descriptor is None and not slots:  # a named tuple
+    named_tuple, names, hidden, descriptor, slots = extra
+    if named_tuple:
         return len(names), zip(names, tuple.__iter__(value))
     return len(names), _fields(value, names, hidden, _instance_dict(value, descriptor), slots)
 

@@ -462,11 +462,17 @@ class Endpoint(typing.NamedTuple):
     token: str
 
 
+@dataclasses.dataclass
+class Marker:
+    __slots__ = ()
+
+
 def test_dataclass_and_namedtuple_fields_are_walked_as_mappings() -> None:
-    got = _capture_call(everything, Login("ann", "hunter2"), Endpoint("http://h", "abc"))
+    got = _capture_call(everything, Login("ann", "hunter2"), Endpoint("http://h", "abc"), [Marker()])
     assert got["args"] == [
         {"user": "ann", "password": REDACTED, "api_key": REDACTED, "hint": REDACTED},
         {"url": "http://h", "token": REDACTED},
+        [{}],
     ]
 
 
