@@ -377,7 +377,7 @@ def _check_redact(value: object) -> tuple[str, ...]:
             _fail("redact", pattern, "each pattern must be a non-empty string")
         if not any(char.isalnum() for char in pattern):  # names are matched by their words
             _fail("redact", pattern, "each pattern must contain a letter or a digit")
-    return tuple(p.lower() for p in patterns)
+    return tuple(patterns)  # split into words (camelCase too) and lower-cased when matched
 
 
 def _check_endpoint(value: object) -> str | None:

@@ -374,9 +374,11 @@ def test_names_split_into_parts(name: str, parts: tuple[str, ...]) -> None:
 
 
 def test_user_patterns_are_matched_the_same_way() -> None:
-    lazyotel.bootstrap(redact=["pin", "x-signing-key"])
+    lazyotel.bootstrap(redact=["pin", "x-signing-key", "accountNumber"])
     got = _capture_call(
         everything,
+        account_number="123",
+        AccountNumbers="456",
         pin_code="1234",
         PIN="5678",
         spin="visible",
@@ -386,6 +388,8 @@ def test_user_patterns_are_matched_the_same_way() -> None:
         password="visible now",
     )
     assert got["kwargs"] == {
+        "account_number": REDACTED,
+        "AccountNumbers": REDACTED,
         "pin_code": REDACTED,
         "PIN": REDACTED,
         "spin": "visible",
@@ -847,3 +851,11 @@ def _capture_with(name: str, value: str, where: str) -> str:
     if where == "argv_value":
         return capture(((), "", 0), ((f"--{option}={value}",),), {}, True)
     return capture(((), "rest", 0), ("cmd", f"--{option}", value), {}, True)
+
+
+@pytest.mark.parametrize("pattern", ["--", "_", " . "])
+def test_a_pattern_without_a_word_is_refused_at_bootstrap(pattern: str) -> None:
+    with pytest.raises(ValueError, match="must contain a letter or a digit") as info:
+        lazyotel.bootstrap(redact=["password", pattern])
+    assert f"redact={pattern!r}" in str(info.value)
+    assert lazyotel._config.SETTINGS.redact == lazyotel._config.DEFAULT_REDACT
