@@ -133,9 +133,10 @@ def type_name(kind: type) -> str:
         module = _MODULE(kind)
     except Exception:  # noqa: BLE001 - not a class after all
         return "object"
+    qualname = str.__str__(qualname)  # a str subclass set as ``__qualname__``: its methods not run
     if type(module) is not str or module == "builtins":
-        return str.__str__(qualname)
-    return f"{module}.{qualname}"
+        return qualname
+    return module + "." + qualname
 
 
 def type_label(kind: type) -> str:
@@ -168,8 +169,13 @@ def _own(mro: tuple[type, ...], name: str) -> Any:
 def _classify(kind: type) -> tuple[int, Any]:
     mro = _MRO(kind)
     for klass in mro:
-        module = _MODULE(klass)
-        if _NAME(klass) == "Context" and type(module) is str and module.split(".")[0] in ("click", "typer"):
+        name, module = _NAME(klass), _MODULE(klass)
+        if (
+            type(name) is str
+            and name == "Context"
+            and type(module) is str
+            and module.split(".")[0] in ("click", "typer")
+        ):
             return _CONTEXT, None
     if issubclass(kind, Enum):  # ``type.__subclasscheck__``: a walk of the MRO, no user code
         return _ENUM, _own(mro, "__dict__")

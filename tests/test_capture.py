@@ -728,6 +728,7 @@ def test_capture_never_runs_code_of_the_values(args: list[object], kwargs: dict[
     finally:
         ARMED[0] = False
     assert CALLS == []
+    assert text != _capture._FALLBACK  # nothing inside raised either
     assert _size(text) <= TOTAL_CAP
     got = json.loads(text)
     assert set(got) == {"args", "kwargs"}
