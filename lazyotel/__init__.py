@@ -108,8 +108,10 @@ def bootstrap(
         capture_args: Record command arguments in ``cli.args``: True, False, or a callable
             ``(name, value) -> bool`` that decides per argument.
         redact: Names whose values are recorded as ``"[REDACTED]"``: parameter names, keys
-            and field names inside values at any depth, and argv-style options
-            (``["--password", "x"]``, ``"--token=x"``). Names and patterns are split into
+            and field names inside values at any depth, and argv-style options in lists,
+            ``*args`` and ``sys.argv`` (``["--password", "x"]`` hides ``"x"``; ``"--token=x"``
+            and ``"DB_PASSWORD=x"`` hide what follows ``=``; a one-letter option such as
+            ``-p`` names nothing: it may be a port). Names and patterns are split into
             words at ``_``, ``-``, ``.``, spaces and camelCase boundaries (case-insensitive); a
             pattern matches its words as consecutive words of the name, each exactly or with a
             plural ``s`` (a one-word pattern of 5 letters or more also ends a glued word:
