@@ -49,6 +49,8 @@ _BOOTSTRAP_PARAMS = (
     "capture_args",
     "redact",
     "mode",
+    "ok_status",
+    "tracer_name",
 )
 
 
@@ -76,6 +78,8 @@ def bootstrap(
     capture_args: CaptureSpec = True,
     redact: Iterable[str] = _config.DEFAULT_REDACT,
     mode: str | None = None,
+    ok_status: bool = False,
+    tracer_name: str | None = None,
     **unknown: NoReturn,
 ) -> None:
     """Record how telemetry should run; import nothing and start nothing.
@@ -109,10 +113,30 @@ def bootstrap(
         span_prefix: Prefix of command span names.
         capture_args: Record command arguments in ``cli.args``: True, False, or a callable
             ``(name, value) -> bool`` that decides per argument.
-        redact: Parameter-name substrings whose values are recorded as ``"[REDACTED]"``.
+        redact: Names whose values are recorded as ``"[REDACTED]"``: parameter names, keys
+            and field names inside values at any depth, and argv-style options in lists,
+            ``*args`` and ``sys.argv`` (``["--password", "x"]`` hides ``"x"``; ``"--token=x"``
+            and ``"DB_PASSWORD=x"`` hide what follows ``=``; a one-letter option such as
+            ``-p`` names nothing: it may be a port). Names and patterns are split into
+            words at ``_``, ``-``, ``.``, spaces and camelCase boundaries (case-insensitive); a
+            pattern matches its words as consecutive words of the name, each exactly or with a
+            plural ``s`` (a one-word pattern of 5 letters or more also ends a glued word:
+            ``dbpassword``), unless another word of the name is a quantity (``count``,
+            ``max``, ``len``, ``type``...). So ``"api_key"`` hides ``x-api-key`` and
+            ``apiKey``, and the defaults leave ``author``, ``tokenizer``, ``session_count``
+            and ``max_tokens`` visible. A list replaces the defaults: ``password``,
+            ``passwd``, ``passphrase``, ``secret``, ``token``, ``api_key``, ``apikey``,
+            ``access_key``, ``private_key``, ``auth``, ``authorization``, ``credential``,
+            ``cookie``, ``session``.
         mode: ``"on"``, ``"off"``, ``"test"`` or ``"auto"`` (the default: ``test`` under
             pytest, else ``on``). ``LAZYOTEL_MODE``, ``OTEL_SDK_DISABLED=true`` and
             ``OTEL_TRACES_EXPORTER=none`` win over it.
+        ok_status: Set the status OK on a command that succeeds (returns, or exits with code 0
+            or None). By default its status stays UNSET, as the OpenTelemetry semantic
+            conventions for CLI programs say; set True for dashboards that filter on OK.
+            Failures are ERROR either way.
+        tracer_name: One instrumentation scope name for every command span (for example the
+            CLI's name). By default each command's span has its module's name as scope.
 
     A missing exporter package (``lazyotel[otlp]``, ``lazyotel[grpc]``) is not an error here:
     it matters only once telemetry starts, in ``on`` mode, and is then one warning naming the

@@ -1,19 +1,47 @@
-"""What a traced call records: its arguments (``cli.args``), its result and its outcome.
+"""What a traced call records: its arguments (``cli.args``), the process, its result and outcome.
 
 Imported on the active path only (the first span that is really made), never when a command
 is decorated. Nothing here raises into the command: every value is turned into bounded,
-valid JSON, whatever its ``repr`` does, however deep or recursive or large it is.
+valid JSON, however deep or recursive or large it is.
+
+Capture never runs code of a type it does not know (no ``__repr__``, ``__str__``,
+``__iter__``, ``__eq__``, ``__hash__``, ``__fspath__``, property or metaclass hook): what each
+kind of value is recorded as is listed in ``_values``; a value of any other type is recorded as
+``"<module.QualName object>"``. A typer or click ``Context`` is left out. Names are redacted by
+parts (see ``_redact``). Each value keeps at most ``VALUE_CAP`` characters and the whole
+``cli.args`` at most ``TOTAL_CAP`` bytes.
+
+The process attributes follow the OpenTelemetry semantic conventions for CLI programs, and so
+does the status: UNSET on success (OK with ``bootstrap(ok_status=True)``), ERROR when the exit
+code is not 0 or an exception escapes.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from enum import Enum
+import sys
 
 from ._config import SETTINGS
 from ._decorator import _fault
 from ._provider import describe
+from ._redact import HIDES_NEXT, HIDES_VALUE, REDACTED, cache_in_force, hide_value, option, redacted
+from ._values import (
+    BIG,
+    MAX_NODES,
+    SCALAR_IDS,
+    VALUE_CAP,
+    argument_value,
+    argv_items,
+    bounded_text,
+    encoder,
+    int_value,
+    is_context,
+    json_ready,
+    key_text,
+    truncated,
+    type_name,
+    utf8_size,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -22,36 +50,14 @@ if TYPE_CHECKING:
 
     Params = tuple[tuple[str, ...], str, int]
 
-#: Characters kept of one argument's value before the truncation marker.
-VALUE_CAP = 256
-#: Bytes (UTF-8) the whole ``cli.args`` attribute may take.
+__all__ = ["REDACTED", "VALUE_CAP", "redacted"]
+
+#: Bytes (UTF-8) the whole ``cli.args`` attribute (and ``process.command_args``) may take.
 TOTAL_CAP = 4096
-#: What a redacted value is recorded as.
-REDACTED = "[REDACTED]"
 
-_MAX_DEPTH = 6  # nesting kept inside one value
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-_MAX_NODES = 128  # container items visited for one value (each costs at least 2 characters)
-_BIG = 1 << 53  # larger ints become strings: JSON readers lose their precision
 _CO_VARARGS = 0x04
-_SCALARS = (str, int, float, bool, type(None))
 _FALLBACK = '{"args": ["...[not captured]"], "kwargs": {}}'
-_KEY_CACHE_LIMIT = 4096
-_NO_WALK: list[Any] = [0, frozenset()]
-
-_encode: Callable[[object], str] | None = None
-_redact_patterns: tuple[str, ...] = ()
-_redact_cache: dict[str, bool] = {}
-
-
-def _encoder() -> Callable[[object], str]:
-    global _encode
-    if _encode is None:
-        import json
-
-        # ensure_ascii=False keeps non-ASCII readable; strings are made UTF-8-safe first.
-        _encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, check_circular=False).encode
-    return _encode
 
 
 # -- parameter names ------------------------------------------------------------------------------
@@ -86,29 +92,6 @@ def bind(fn: Any, skip: int) -> Params:
     return tuple(code.co_varnames[: code.co_argcount][offset + skip :]), varargs, skip
 
 
-def redacted(name: str) -> bool:
-    """Whether ``name`` contains one of the configured redact patterns (case-insensitive)."""
-    global _redact_patterns, _redact_cache
-    patterns = SETTINGS.redact
-    if patterns is not _redact_patterns:
-        _redact_patterns, _redact_cache = patterns, {}
-    hit = _redact_cache.get(name)
-    if hit is None:
-        lowered = name.lower()
-        hit = any(pattern in lowered for pattern in patterns)
-        if len(_redact_cache) < _KEY_CACHE_LIMIT:
-            _redact_cache[name] = hit
-    return hit
-
-
-def is_context(value: object) -> bool:
-    """A click or typer ``Context`` (typer >= 0.16 vendors click), without importing either."""
-    for klass in type(value).__mro__:
-        if klass.__name__ == "Context" and str(klass.__module__).split(".")[0] in ("click", "typer"):
-            return True
-    return False
-
-
 # -- arguments -> cli.args ------------------------------------------------------------------------
 
 
@@ -116,10 +99,12 @@ def capture(params: Params, args: tuple[Any, ...], kwargs: dict[str, Any], spec:
     """The ``cli.args`` JSON text ``{"args": [...], "kwargs": {...}}`` of one call.
 
     Context objects and the method's ``self``/``cls`` are left out; so is every argument a
-    callable ``spec(name, value)`` refuses. Values whose parameter name (or a dict key inside
-    them) matches a redact pattern become ``"[REDACTED]"``. Each value keeps at most
-    ``VALUE_CAP`` characters and the whole at most ``TOTAL_CAP`` bytes, with a visible
-    ``...[truncated: ...]`` marker. Never raises.
+    callable ``spec(name, value)`` refuses. Values whose parameter name (or a key or field
+    name inside them) matches a redact pattern become ``"[REDACTED]"``, and so do values that
+    an argv-style option names (``*args`` and list items: ``"--password", "x"``). Each
+    value keeps at most ``VALUE_CAP`` characters and the whole at most ``TOTAL_CAP`` bytes,
+    with a visible ``...[truncated: ...]`` marker. Never raises, and never runs code of the
+    values' types (see the module docstring).
 
     Args:
         params: What ``bind`` returned for the function.
@@ -133,42 +118,67 @@ def capture(params: Params, args: tuple[Any, ...], kwargs: dict[str, Any], spec:
     try:
         names, varargs, skip = params
         decide = spec if callable(spec) else None
-        cache = _redact_cache if SETTINGS.redact is _redact_patterns else None
+        cache = cache_in_force()
         out_args = []
+        named = len(names)
+        hide_next = False  # the previous ``*args`` item was an option naming a secret
         for index in range(skip, len(args)):
             value = args[index]
             position = index - skip
-            name = names[position] if position < len(names) else varargs
-            if (decide is not None or type(value) not in _SCALARS) and not _kept(name, value, decide):
+            name = names[position] if position < named else varargs
+            kind = type(value)  # ``is`` only: a metaclass may define ``__eq__``
+            scalar = kind is str or kind is int or kind is bool or kind is float or value is None
+            if (decide is not None or not scalar) and not _kept(name, value, decide):
                 continue
             hidden = cache.get(name) if cache is not None else None
             if hidden is None:
                 hidden = bool(name) and redacted(name)
-            out_args.append(REDACTED if hidden else _top(value))
+            if hidden or hide_next:
+                out_args.append(REDACTED)
+                hide_next = False
+                continue
+            if kind is str and position >= named and (value[:1] == "-" or "=" in value):
+                how = option(value)
+                hide_next = how == HIDES_NEXT
+                if how == HIDES_VALUE:
+                    out_args.append(bounded_text(hide_value(value)))
+                    continue
+            # The common case inline: short ASCII text, small ints, flags, None.
+            if (
+                (kind is str and len(value) <= VALUE_CAP and value.isascii())
+                or (kind is int and -BIG < value < BIG)
+                or kind is bool
+                or value is None
+            ):
+                out_args.append(value)
+            else:
+                out_args.append(argument_value(value))
         out_kwargs = {}
-        for name, value in kwargs.items():
-            if (decide is not None or type(value) not in _SCALARS) and not _kept(name, value, decide):
+        for key, value in kwargs.items():
+            name = key if type(key) is str else str.__str__(key)
+            kind = type(value)
+            scalar = kind is str or kind is int or kind is bool or kind is float or value is None
+            if (decide is not None or not scalar) and not _kept(name, value, decide):
                 continue
             hidden = cache.get(name) if cache is not None else None
             if hidden is None:
                 hidden = redacted(name)
             # The common case inline: short ASCII text, small ints, flags, None.
-            kind = type(value)
             if hidden:
                 safe: Any = REDACTED
             elif (
                 (kind is str and len(value) <= VALUE_CAP and value.isascii())
-                or (kind is int and -_BIG < value < _BIG)
+                or (kind is int and -BIG < value < BIG)
                 or kind is bool
                 or value is None
             ):
                 safe = value
             else:
-                safe = _top(value)
-            out_kwargs[_name(name)] = safe
-        encode = _encode or _encoder()
+                safe = argument_value(value)
+            out_kwargs[key_text(name)] = safe
+        encode = encoder()
         text = encode({"args": out_args, "kwargs": out_kwargs})
-        if _size(text) <= TOTAL_CAP:
+        if utf8_size(text) <= TOTAL_CAP:
             return text
         return _within_total(out_args, out_kwargs, encode)
     except Exception:  # noqa: BLE001 - contract: capture never breaks the command
@@ -176,7 +186,7 @@ def capture(params: Params, args: tuple[Any, ...], kwargs: dict[str, Any], spec:
 
 
 def _kept(name: str, value: object, decide: Callable[[str, Any], bool] | None) -> bool:
-    if type(value) not in _SCALARS and is_context(value):
+    if id(type(value)) not in SCALAR_IDS and is_context(value):
         return False
     if decide is None:
         return True
@@ -186,19 +196,6 @@ def _kept(name: str, value: object, decide: Callable[[str, Any], bool] | None) -
         return False
 
 
-def _name(name: str) -> str:
-    """A key as it may be encoded: short ASCII as is, anything else bounded and made valid."""
-    return name if len(name) <= VALUE_CAP and name.isascii() else _text(name)
-
-
-def _size(text: str) -> int:
-    return len(text) if text.isascii() else len(text.encode("utf-8"))
-
-
-def _marker(count: int, unit: str) -> str:
-    return f"...[truncated: {count} {unit}]"
-
-
 def _within_total(out_args: list[Any], out_kwargs: dict[str, Any], encode: Callable[[object], str]) -> str:
     """Keep whole values, in order, while they fit; then one marker for the rest."""
     budget = TOTAL_CAP - 32 - 64  # the frame, and room for one marker
@@ -206,9 +203,9 @@ def _within_total(out_args: list[Any], out_kwargs: dict[str, Any], encode: Calla
     arg_parts: list[str] = []
     for index, value in enumerate(out_args):
         piece = encode(value)
-        used += _size(piece) + 2
+        used += utf8_size(piece) + 2
         if used > budget:
-            arg_parts.append(encode(_marker(len(out_args) - index, "more args")))
+            arg_parts.append(encode(truncated(len(out_args) - index, "more args")))
             cut = True
             break
         arg_parts.append(piece)
@@ -216,185 +213,112 @@ def _within_total(out_args: list[Any], out_kwargs: dict[str, Any], encode: Calla
     items = list(out_kwargs.items())
     for index, (key, value) in enumerate(items):
         piece = f"{encode(key)}: {encode(value)}"
-        used += _size(piece) + 2
+        used += utf8_size(piece) + 2
         if cut or used > budget:
-            kwarg_parts.append(f'"...": {encode(_marker(len(items) - index, "more kwargs"))}')
+            kwarg_parts.append(f'"...": {encode(truncated(len(items) - index, "more kwargs"))}')
             break
         kwarg_parts.append(piece)
     text = f'{{"args": [{", ".join(arg_parts)}], "kwargs": {{{", ".join(kwarg_parts)}}}}}'
-    return text if _size(text) <= TOTAL_CAP else _FALLBACK
+    return text if utf8_size(text) <= TOTAL_CAP else _FALLBACK
 
 
-def _top(value: object) -> Any:
-    """One argument as a JSON-ready value within ``VALUE_CAP`` characters."""
-    try:
-        if type(value) in _SCALARS:
-            return _safe(value, 0, _NO_WALK)  # the common case: no container to walk
-        safe = _safe(value, 0, [_MAX_NODES, set()])
-        if isinstance(safe, (list, dict)):
-            text = (_encode or _encoder())(safe)
-            if len(text) > VALUE_CAP:
-                return _text(text)
-        return safe
-    except Exception:  # noqa: BLE001 - a hostile __iter__, __len__, __fspath__...
-        return _unrepresentable(value)
+# -- the process: process.pid, process.executable.name, process.command_args --------------------
+
+_executable: str | None = None
+# (the redact patterns, sys.argv, what it was recorded as): one tuple, replaced whole (threads).
+_argv_cache: tuple[Any, ...] = ((), (), None)
 
 
-def _unrepresentable(value: object) -> str:
-    try:
-        return _text(f"<{type(value).__qualname__} object>")
-    except Exception:  # noqa: BLE001
-        return "<object>"
+def executable_name() -> str:
+    """The base name of the process's executable (``/proc/self/exe``'s target where there is one)."""
+    global _executable
+    if _executable is None:
+        try:
+            target = os.readlink("/proc/self/exe")
+            if target.endswith(" (deleted)"):  # the binary was replaced while running
+                target = target[: -len(" (deleted)")]
+        except (OSError, AttributeError):
+            target = sys.executable or ""
+        _executable = os.path.basename(target) or "python"
+    return _executable
 
 
-def _text(text: str) -> str:
-    """``text`` cut to ``VALUE_CAP`` characters and made encodable as UTF-8.
+def command_args() -> tuple[str, ...] | None:
+    """``sys.argv`` as ``process.command_args``: redacted and capped like ``cli.args``.
 
-    Lone surrogates (from ``os.fsdecode`` of a non-UTF-8 file name, say) would make the
-    exporter fail; they are written as ``\\udcxx`` escapes instead.
+    Each item keeps at most ``VALUE_CAP`` characters, the whole at most ``TOTAL_CAP`` bytes
+    (then one ``...[truncated: N more args]`` item). Options naming a secret hide their value
+    (``--password x``, ``--token=x``, ``DB_PASSWORD=x``). None when ``sys.argv`` is not a list.
     """
-    size = len(text)
-    head = text[:VALUE_CAP]
-    if not head.isascii():
-        try:
-            head.encode("utf-8")
-        except UnicodeEncodeError:
-            head = head.encode("utf-8", "backslashreplace").decode("utf-8")
-            if len(head) > VALUE_CAP:
-                head, size = head[:VALUE_CAP], max(size, VALUE_CAP + 1)
-    if size > VALUE_CAP:
-        return head + _marker(size, "chars")
-    return head
-
-
-def _bytes(value: bytes | bytearray | memoryview) -> str:
-    size = value.nbytes if isinstance(value, memoryview) else len(value)
-    text = repr(bytes(value[:VALUE_CAP]))[:VALUE_CAP]
-    return text + _marker(size, "bytes") if size > VALUE_CAP or len(text) >= VALUE_CAP else text
-
-
-def _int(value: int) -> int | str:
-    if -_BIG < value < _BIG:
-        return value
-    try:
-        return _text(str(value))
-    except ValueError:  # more digits than sys.get_int_max_str_digits() allows
-        return f"<int of {value.bit_length()} bits>"
-
-
-def _safe(value: Any, depth: int, walk: list[Any]) -> Any:
-    """A JSON-ready copy of ``value``: bounded in depth, items and characters."""
-    kind = type(value)
-    if kind is str:
-        return value if len(value) <= VALUE_CAP and value.isascii() else _text(value)
-    if value is None or kind is bool:
-        return value
-    if kind is int:
-        return _int(value)
-    if kind is float:
-        return value if value - value == 0 else repr(value)  # nan and inf are not JSON
-    if isinstance(value, Enum):
-        return _safe(value.value, depth + 1, walk) if depth < _MAX_DEPTH else _text(str(value.name))
-    if isinstance(value, str):  # subclasses: their own __str__ may do anything
-        return _text(str.__str__(value))
-    if isinstance(value, int):
-        return _int(int.__int__(value))
-    if isinstance(value, float):
-        return _safe(float.__float__(value), depth, walk)
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return _bytes(value)
-    if isinstance(value, os.PathLike):
-        path = os.fspath(value)
-        return _text(path) if isinstance(path, str) else _bytes(path)
-    if isinstance(value, (Mapping, list, tuple, set, frozenset)):
-        if is_context(value):
-            return "<Context>"
-        if depth >= _MAX_DEPTH:
-            return "{...}" if isinstance(value, Mapping) else "[...]"
-        seen = walk[1]
-        if id(value) in seen:
-            return "<recursion>"
-        seen.add(id(value))
-        try:
-            return _container(value, depth, walk)
-        finally:
-            seen.discard(id(value))
-    if is_context(value):
-        return "<Context>"
-    try:
-        text = repr(value)
-    except Exception:  # noqa: BLE001
-        return _unrepresentable(value)
-    return _text(text) if isinstance(text, str) else _unrepresentable(value)
-
-
-def _container(value: Any, depth: int, walk: list[Any]) -> Any:
-    count = 0
-    if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            if walk[0] <= 0:
-                out["..."] = _marker(len(value) - count, "more items")
-                break
-            walk[0] -= 1
-            count += 1
-            name = key if type(key) is str else _key(key)
-            out[_name(name)] = REDACTED if redacted(name) else _safe(item, depth + 1, walk)
-        return out
-    items: list[Any] = []
-    if isinstance(value, (set, frozenset)):
-        value = _ordered(value)
-    for item in value:
-        if walk[0] <= 0:
-            items.append(_marker(len(value) - count, "more items"))
+    global _argv_cache
+    argv = getattr(sys, "argv", None)
+    if type(argv) is not list:
+        return None
+    items = tuple(argv)
+    plain = all(type(item) is str for item in items)  # only then is the cache compared safely
+    key = (SETTINGS.redact, items)
+    cached = _argv_cache
+    if plain and cached[2] is not None and key == cached[:2]:
+        return cached[2]  # type: ignore[no-any-return]
+    walked = argv_items(argv)
+    out: list[str] = []
+    used = 0
+    for index, item in enumerate(walked):
+        text = item if type(item) is str else bounded_text(encoder()(item))
+        used += utf8_size(text)
+        if used > TOTAL_CAP - 64:
+            out.append(truncated(len(walked) - index, "more args"))
             break
-        walk[0] -= 1
-        count += 1
-        items.append(_safe(item, depth + 1, walk))
-    return items
+        out.append(text)
+    value = tuple(out)
+    if plain:
+        _argv_cache = (*key, value)
+    return value
 
 
-def _key(key: object) -> str:
-    """A dict key as JSON text allows: a string (``None``, numbers and tuples spelled out)."""
-    if key is None or type(key) in (bool, int, float):
-        return str(key)
-    safe = _safe(key, 0, [8, set()])
-    return safe if isinstance(safe, str) else _text((_encode or _encoder())(safe))
+def process_attributes(with_argv: bool) -> dict[str, Any]:
+    """The OpenTelemetry CLI conventions' process attributes of a command span.
 
-
-def _ordered(value: set[Any] | frozenset[Any]) -> list[Any]:
-    try:
-        return sorted(value)
-    except Exception:  # noqa: BLE001 - mixed types: keep iteration order
-        return list(value)
+    ``process.command_args`` only when ``with_argv`` (``capture_args`` is plainly True:
+    argv would bypass a capture filter, and capture switched off means no arguments).
+    """
+    attributes: dict[str, Any] = {"process.pid": os.getpid(), "process.executable.name": executable_name()}
+    if with_argv:
+        argv = command_args()
+        if argv is not None:
+            attributes["process.command_args"] = argv
+    return attributes
 
 
 # -- result and outcome ---------------------------------------------------------------------------
 
 
-def attribute_value(value: object) -> Any:
+def attribute_value(value: Any) -> Any:
     """``value`` as an attribute value OpenTelemetry accepts (else its bounded text)."""
-    if isinstance(value, str):
-        return _text(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value if _INT64_MIN <= value <= _INT64_MAX else _int(value)  # OTLP carries int64
-    if isinstance(value, (bool, float)):
+    kind = type(value)
+    if kind is str:
+        return bounded_text(value)
+    if kind is int:
+        return value if _INT64_MIN <= value <= _INT64_MAX else int_value(value)  # OTLP carries int64
+    if kind is bool or kind is float:
         return value
-    if isinstance(value, (list, tuple)) and 0 < len(value) <= _MAX_NODES:
-        kind = bool if isinstance(value[0], bool) else type(value[0])
-        if kind is int and all(type(i) is int and _INT64_MIN <= i <= _INT64_MAX for i in value):
+    if (kind is list or kind is tuple) and 0 < len(value) <= MAX_NODES:
+        first = type(value[0])
+        if first is int and all(type(i) is int and _INT64_MIN <= i <= _INT64_MAX for i in value):
             return list(value)
-        if kind in (str, bool, float) and all(type(item) is kind for item in value):
-            return [_text(item) for item in value] if kind is str else list(value)
-    text = _safe(value, 0, [_MAX_NODES, set()])
-    return text if isinstance(text, str) else _text((_encode or _encoder())(text))
+        if (first is str or first is bool or first is float) and all(type(item) is first for item in value):
+            return [bounded_text(item) for item in value] if first is str else list(value)
+    text = json_ready(value, 0, [MAX_NODES, set()])
+    return text if type(text) is str else bounded_text(encoder()(text))
 
 
 def result_attributes(result: Any, hook: Callable[[Any], Any] | None) -> dict[str, Any]:
     """The attributes a call's result adds: ``hook(result)``, else ``operation.id``.
 
+    Without a hook, only a ``dict`` (or subclass) result is looked into, with ``dict.get``.
+
     Raises:
-        Exception: Whatever ``hook`` or a hostile mapping raises (the caller logs it).
+        Exception: Whatever ``hook`` raises (the caller logs it).
     """
     if hook is not None:
         extra = hook(result)
@@ -403,48 +327,73 @@ def result_attributes(result: Any, hook: Callable[[Any], Any] | None) -> dict[st
         return {
             key: attribute_value(value)
             for key, value in extra.items()
-            if isinstance(key, str) and key and value is not None
+            if type(key) is str and key and value is not None
         }
-    if isinstance(result, Mapping):
-        value = result.get("operation_id")
+    if issubclass(type(result), dict):
+        value = dict.get(result, "operation_id")
         if value is not None:
             return {"operation.id": attribute_value(value)}
     return {}
 
 
+_status: Any = None
+
+
+def _statuses() -> Any:
+    """(``Status(OK)``, ``Status``, ``StatusCode``), imported once on the active path."""
+    global _status
+    if _status is None:
+        from opentelemetry.trace import Status, StatusCode
+
+        _status = (Status(StatusCode.OK), Status, StatusCode)
+    return _status
+
+
 def record_result(span: Any, result: Any, hook: Callable[[Any], Any] | None) -> None:
-    """Set the attributes ``result`` adds, then end the span. Never raises."""
+    """End the span of a call that returned ``result``. Never raises.
+
+    Sets ``process.exit.code`` 0, the attributes ``result`` adds (``hook(result)``, else
+    ``operation.id``), and the status OK only if ``bootstrap(ok_status=True)`` (else UNSET,
+    as the OpenTelemetry conventions for CLI programs say).
+    """
     try:
         extra = result_attributes(result, hook)
-        if extra:
-            span.set_attributes(extra)
+        span.set_attributes({"process.exit.code": 0, **extra})
+        if SETTINGS.ok_status:
+            span.set_status(_statuses()[0])
     except Exception as exc:  # noqa: BLE001 - contract: telemetry never breaks the command
         _fault(exc)
     _end(span)
 
 
 def record_exception(span: Any, exc: BaseException) -> None:
-    """Set the status (and event, exit code) ``exc`` calls for, then end the span. Never raises.
+    """Set the status and attributes ``exc`` calls for, then end the span. Never raises.
 
-    An exit with code 0 or None is OK; a non-zero exit is ERROR with ``process.exit.code``;
-    ``KeyboardInterrupt`` and ``Abort`` are ERROR; ``GeneratorExit`` (a generator closed
-    early) leaves the status unset; anything else is one exception event and ERROR.
+    An exit with code 0 or None is a success (``process.exit.code`` 0; OK only with
+    ``bootstrap(ok_status=True)``, else UNSET); a non-zero exit is ERROR with
+    ``process.exit.code`` and ``error.type`` (the code as text); ``KeyboardInterrupt``,
+    ``Abort`` and any other exception are ERROR with ``error.type`` (the exception's
+    qualified type name), and an exception that is not an interruption also gets one
+    exception event; ``GeneratorExit`` (a generator closed early) sets nothing.
     """
     try:
-        from opentelemetry.trace import Status, StatusCode
-
+        ok, status, code_of = _statuses()
         kind, code = outcome(exc)
         if kind == "exit":
             if code == 0:
-                span.set_status(Status(StatusCode.OK))
+                span.set_attribute("process.exit.code", 0)
+                if SETTINGS.ok_status:
+                    span.set_status(ok)
             else:
-                span.set_attribute("process.exit.code", code)
-                span.set_status(Status(StatusCode.ERROR, f"exit code {code}"))
+                span.set_attributes({"process.exit.code": code, "error.type": str(code)})
+                span.set_status(status(code_of.ERROR, f"exit code {code}"))
         elif kind == "error":
             span.record_exception(exc)
-            span.set_status(Status(StatusCode.ERROR, describe(exc)))
+            span.set_attribute("error.type", type_name(type(exc)))
+            span.set_status(status(code_of.ERROR, describe(exc)))
         elif kind != "closed":
-            span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+            span.set_attribute("error.type", type_name(type(exc)))
+            span.set_status(status(code_of.ERROR, type(exc).__name__))
     except Exception as error:  # noqa: BLE001
         _fault(error)
     _end(span)
@@ -461,8 +410,9 @@ def exit_code(code: object) -> int:
     """The status ``SystemExit(code)`` leaves: None is 0, an int itself, anything else 1."""
     if code is None:
         return 0
-    if isinstance(code, int):
-        return int(code)
+    if issubclass(type(code), int):
+        value = int.__int__(code)  # type: ignore[arg-type]
+        return value if _INT64_MIN <= value <= _INT64_MAX else 1
     return 1
 
 

@@ -26,19 +26,24 @@ MODES = ("on", "off", "test", "auto")
 EXPORTERS = ("otlp", "console", "none")
 PROTOCOLS = ("http/protobuf", "grpc")
 
-#: Parameter names whose values are never captured (matched as lower-case substrings).
+#: Names whose values are never captured, matched by name parts (see ``lazyotel._redact``):
+#: ``api_key`` hides ``x-api-key`` and ``apiKey``; ``token`` hides ``auth_tokens`` but not
+#: ``tokenizer``; ``auth`` not ``author``; nothing hides ``session_count`` or ``max_tokens``.
 DEFAULT_REDACT = (
     "password",
     "passwd",
+    "passphrase",
     "secret",
     "token",
     "api_key",
     "apikey",
+    "access_key",
+    "private_key",
     "auth",
+    "authorization",
     "credential",
     "cookie",
     "session",
-    "private_key",
 )
 
 # The package each exporter needs, and the extra that installs it.
@@ -59,11 +64,13 @@ class Settings:
         "headers",
         "instrument",
         "mode",
+        "ok_status",
         "protocol",
         "redact",
         "resource_attributes",
         "service_name",
         "span_prefix",
+        "tracer_name",
     )
 
     def __init__(self) -> None:
@@ -79,6 +86,8 @@ class Settings:
         self.capture_args: CaptureSpec = True
         self.redact: tuple[str, ...] = DEFAULT_REDACT
         self.mode: str | None = None
+        self.ok_status: bool = False
+        self.tracer_name: str | None = None
 
     def copy(self) -> Settings:
         new = Settings()
@@ -558,11 +567,13 @@ def _check_instrument(value: object) -> tuple[str, ...]:
 
 
 def _check_redact(value: object) -> tuple[str, ...]:
-    patterns = _strings("redact", value, "a list of parameter-name substrings")
+    patterns = _strings("redact", value, "a list of parameter names such as ['password', 'api_key']")
     for pattern in patterns:
         if not isinstance(pattern, str) or not pattern:
             _fail("redact", pattern, "each pattern must be a non-empty string")
-    return tuple(p.lower() for p in patterns)
+        if not any(char.isalnum() for char in pattern):  # names are matched by their words
+            _fail("redact", pattern, "each pattern must contain a letter or a digit")
+    return tuple(patterns)  # split into words (camelCase too) and lower-cased when matched
 
 
 def _check_endpoint(value: object) -> str | None:
@@ -634,6 +645,15 @@ def apply(settings: Settings, changes: Mapping[str, Any]) -> list[str]:
             if value is not None and value not in MODES:
                 _fail(name, value, f"unknown mode; choose one of {_choices(MODES)} or None")
             checked[name] = None if value == "auto" else value
+        elif name == "ok_status":
+            if not isinstance(value, bool):
+                _type_fail(name, value, "True or False")
+            checked[name] = value
+        elif name == "tracer_name":
+            scope = _check_str(name, value)
+            if scope is not None and not scope.strip():
+                _fail(name, value, "must not be empty", "pass None to name each command's module")
+            checked[name] = scope
         else:  # pragma: no cover - the signatures make this unreachable
             msg = f"lazyotel.bootstrap() got an unexpected keyword argument {name!r}"
             raise TypeError(msg)

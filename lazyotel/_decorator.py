@@ -35,8 +35,6 @@ _CO_ASYNC_GENERATOR = 0x200
 
 # Attribute value types OpenTelemetry accepts (sequences of one of them too).
 _PRIMITIVES = (str, bool, int, float)
-# Results that cannot carry ``operation_id``: their span just ends.
-_SIMPLE = (str, bool, int, float, type(None), list, tuple, bytes)
 
 
 @overload
@@ -71,10 +69,15 @@ def trace_command(  # noqa: F811
     In ``off`` and ``test`` mode (unless a test captures spans) a call costs one bool check.
     Otherwise the span is made current while the command runs, with the attributes
     ``cli.command``, ``cli.args`` (the arguments as JSON, framework context objects left out,
-    secrets redacted, sizes capped) and ``operation.id`` when the result is a mapping with an
-    ``operation_id`` key. A ``SystemExit`` or click/typer ``Exit`` with code 0 or None sets
-    the status OK; a non-zero code sets ERROR and ``process.exit.code``; any other exception
-    is recorded once and re-raised unchanged. Nothing telemetry does wrong reaches the command.
+    secrets redacted, sizes capped), ``process.pid``, ``process.executable.name``,
+    ``process.command_args`` (``sys.argv``, redacted and capped; only while ``capture_args``
+    is True), ``process.exit.code`` and ``operation.id`` when the result is a dict with an
+    ``operation_id`` key. Its status follows the OpenTelemetry conventions for CLI programs: a
+    return or a ``SystemExit`` or click/typer ``Exit`` with code 0 or None is a success
+    (``process.exit.code`` 0, status UNSET, or OK with ``bootstrap(ok_status=True)``); a
+    non-zero code is ERROR with ``process.exit.code`` and ``error.type``; any other exception
+    is ERROR with ``error.type`` (its qualified type name), recorded once and re-raised
+    unchanged. Nothing telemetry does wrong reaches the command.
 
     Args:
         name: The command name (default: the function's ``__name__``).
@@ -472,6 +475,7 @@ class Command:
         "params",
         "prefix",
         "result_hook",
+        "scope",
         "skip",
         "span_name",
         "tracer",
@@ -486,6 +490,7 @@ class Command:
         self.skip = skip
         self.params: Any = None  # parameter names, read on the first span
         self.tracer: Any = None  # one following tracer per command, made on its first span
+        self.scope: str | None = None  # the ``bootstrap(tracer_name=...)`` it was made for
         self.prefix: str | None = None
         self.span_name = name
 
@@ -499,17 +504,22 @@ class Command:
                 return None, None
         try:
             api = _api or _load_api()
-            if self.tracer is None:
+            scope = SETTINGS.tracer_name
+            if self.tracer is None or self.scope is not scope:
+                if self.params is None:
+                    self.params = api.capture.bind(self.fn, self.skip)  # before the tracer: threads
                 module = getattr(self.fn, "__module__", None)
-                self.params = api.capture.bind(self.fn, self.skip)  # before the tracer: threads
-                self.tracer = api.FollowingTracer(module if isinstance(module, str) else "lazyotel")
+                self.scope = scope
+                self.tracer = api.FollowingTracer(
+                    scope or (module if isinstance(module, str) else "lazyotel")
+                )
             if self.prefix is not SETTINGS.span_prefix:
                 self.prefix = SETTINGS.span_prefix
                 self.span_name = f"{self.prefix}{self.name}"
-            attributes = self.attributes
             spec = SETTINGS.capture_args if self.capture is None else self.capture
+            attributes = {**api.capture.process_attributes(spec is True), **self.attributes}
             if spec is not False:
-                attributes = {**attributes, "cli.args": api.capture.capture(self.params, args, kwargs, spec)}
+                attributes["cli.args"] = api.capture.capture(self.params, args, kwargs, spec)
             # ``current()``: the following tracer's pick of provider, minus one call layer.
             span = self.tracer.current().start_span(self.span_name, attributes=attributes)
         except Exception as exc:  # noqa: BLE001 - contract: telemetry never breaks the command
@@ -547,15 +557,8 @@ class Command:
         """Detach ``token``, then end the span of a call that returned ``result``."""
         if token is not None:
             self.detach(token)
-        if span is None:
-            return
-        if self.result_hook is not None or not isinstance(result, _SIMPLE):
+        if span is not None:
             _api.capture.record_result(span, result, self.result_hook)
-            return
-        try:
-            span.end()
-        except Exception as exc:  # noqa: BLE001
-            _fault(exc)
 
     def fail(self, span: Any, exc: BaseException, token: Any = None) -> None:
         """Detach ``token``, then end the span of a call that raised ``exc`` (re-raised as is)."""

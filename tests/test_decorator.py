@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import inspect
 import json
@@ -538,7 +539,11 @@ def test_async_callable_object(spans: CapturedSpans) -> None:
     [SystemExit(0), SystemExit(None), SystemExit(), click.exceptions.Exit(0), typer.Exit(0), typer.Exit()],
     ids=repr,
 )
-def test_exit_with_code_zero_is_ok(spans: CapturedSpans, exit_exc: BaseException) -> None:
+def test_exit_with_code_zero_is_a_success_with_status_unset(
+    spans: CapturedSpans, exit_exc: BaseException
+) -> None:
+    """The OpenTelemetry CLI conventions: UNSET on success, like a normal return; exit code 0."""
+
     @trace_command
     def done() -> None:
         raise exit_exc
@@ -547,9 +552,33 @@ def test_exit_with_code_zero_is_ok(spans: CapturedSpans, exit_exc: BaseException
         done()
     assert info.value is exit_exc
     span = spans.get("cli.done")
-    assert span.status.status_code is StatusCode.OK
+    assert span.status.status_code is StatusCode.UNSET
     assert list(span.events) == []
-    assert "process.exit.code" not in span.attributes
+    assert span.attributes["process.exit.code"] == 0
+    assert "error.type" not in span.attributes
+
+
+@pytest.mark.parametrize("exit_exc", [None, SystemExit(0), typer.Exit()], ids=repr)
+def test_ok_status_sets_ok_on_every_success(spans: CapturedSpans, exit_exc: BaseException | None) -> None:
+    """``bootstrap(ok_status=True)``: OK on a normal return and on an exit with code 0."""
+    lazyotel.bootstrap(ok_status=True)
+
+    @trace_command
+    def done() -> None:
+        if exit_exc is not None:
+            raise exit_exc
+
+    @trace_command
+    def failed() -> None:
+        raise SystemExit(3)
+
+    with pytest.raises(type(exit_exc)) if exit_exc is not None else contextlib.nullcontext():
+        done()
+    with pytest.raises(SystemExit):
+        failed()
+    assert spans.get("cli.done").status.status_code is StatusCode.OK
+    assert spans.get("cli.done").attributes["process.exit.code"] == 0
+    assert spans.get("cli.failed").status.status_code is StatusCode.ERROR
 
 
 @pytest.mark.parametrize(
@@ -576,6 +605,7 @@ def test_exit_with_non_zero_code_is_an_error_with_the_code(
     span = spans.get("cli.failed")
     assert span.status.status_code is StatusCode.ERROR
     assert span.attributes["process.exit.code"] == code
+    assert span.attributes["error.type"] == str(code)
     assert list(span.events) == []
 
 
@@ -721,9 +751,7 @@ def test_failing_capture_filter_and_result_hook_never_reach_the_command(
     assert cmd("hunter2") == "ok"
     assert odd(Hostile()) == "fine"
     assert _args(spans, "cli.cmd") == {"args": [], "kwargs": {}}
-    assert _args(spans, "cli.odd")["args"] == [
-        "<test_failing_capture_filter_and_result_hook_never_reach_the_command.<locals>.Hostile object>"
-    ]
+    assert _args(spans, "cli.odd")["args"] == [f"<{Hostile.__module__}.{Hostile.__qualname__} object>"]
     assert len(_lazyotel_warnings(caplog)) == 1
 
 

@@ -268,7 +268,7 @@ def test_the_streaming_command_is_one_span_around_every_poll(
     assert polls[-1].end_ns <= follow.end_ns
 
 
-def test_ctrl_c_detaches_with_exit_0_and_an_ok_span(
+def test_ctrl_c_detaches_with_exit_0_and_a_successful_span(
     api: ApiServer, receiver: OTLPReceiver, on_env: dict[str, str]
 ) -> None:
     op = api.backend.start("train", 10_000, {})
@@ -298,8 +298,11 @@ def test_ctrl_c_detaches_with_exit_0_and_an_ok_span(
     assert child.returncode == 0, err
     assert "detached" in err
     attach = one(receiver.wait_for(3), "cli.ops_attach")
-    assert attach.status_code == "OK"  # typer.Exit(0): a clean detach, not an interrupted command
-    assert "process.exit.code" not in attach.attributes
+    # typer.Exit(0): a clean detach is a success (status UNSET, as the CLI conventions say), not
+    # an interrupted command.
+    assert attach.status_code == "UNSET"
+    assert attach.attributes["process.exit.code"] == 0
+    assert "error.type" not in attach.attributes
 
 
 def test_url_sends_telemetry_to_the_api_hosts_collector_only(
