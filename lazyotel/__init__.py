@@ -14,8 +14,12 @@ from ._provider import flush, get_tracer, shutdown
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
-    from typing import Any, NoReturn
+    from collections.abc import Callable, Iterable, Mapping
+    from typing import Any, NoReturn, Union
+
+    _Endpoint = Union[str, Callable[[], Union[str, None]], None]
+    _Headers = Union[Mapping[str, str], str, Callable[[], Union[Mapping[str, str], str, None]], None]
+    _Resource = Union[Mapping[str, Any], Callable[[], Union[Mapping[str, Any], None]], None]
 
     from ._config import CaptureSpec, ExporterSpec
 
@@ -63,10 +67,10 @@ def bootstrap(
     service_name: str | None = None,
     *,
     exporter: ExporterSpec = None,
-    endpoint: str | None = None,
+    endpoint: _Endpoint = None,
     protocol: str | None = None,
-    headers: Mapping[str, str] | str | None = None,
-    resource_attributes: Mapping[str, Any] | None = None,
+    headers: _Headers = None,
+    resource_attributes: _Resource = None,
     instrument: Iterable[str] = (),
     flush_timeout: float = 1.0,
     span_prefix: str = "cli.",
@@ -96,6 +100,13 @@ def bootstrap(
             (else ``OTEL_EXPORTER_OTLP_HEADERS``).
         resource_attributes: More resource attributes (merged over
             ``OTEL_RESOURCE_ATTRIBUTES``).
+
+            ``endpoint``, ``headers`` and ``resource_attributes`` also take a callable with no
+            arguments that returns the value (for a CLI whose settings are slow to import).
+            It is called once, when telemetry starts, never in ``off`` or ``test`` mode, and
+            its result is checked like the plain argument; if it raises or returns a bad
+            value, telemetry is off for the run with one warning (the command is not
+            affected). ``reconfigure`` given a plain value wins over it.
         instrument: Libraries to instrument once imported, by instrumentor name
             (``["httpx"]``); nothing is imported until telemetry starts.
         flush_timeout: Seconds the exit may wait for the last spans

@@ -62,6 +62,8 @@ def activate() -> None:
         if RUNTIME.activated:
             return
         try:
+            if SETTINGS.deferred:  # bootstrap(endpoint=callable...): known only now
+                _config.resolve_deferred(SETTINGS)
             from . import _sdk
 
             _sdk.activate(RUNTIME, SETTINGS)
@@ -196,6 +198,8 @@ def apply_live(changed: list[str]) -> None:
         return
     with RUNTIME.lock:
         try:
+            if SETTINGS.deferred:  # bootstrap(endpoint=callable) again after activation
+                _config.resolve_deferred(SETTINGS)
             from . import _sdk
 
             _sdk.apply_live(RUNTIME, SETTINGS, changed)
