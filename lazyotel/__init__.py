@@ -8,6 +8,7 @@ provider built on the first span that is really made. See ``lazyotel.bootstrap``
 from __future__ import annotations
 
 from . import _config, _provider
+from ._app import trace_app
 from ._config import mode
 from ._decorator import trace_command
 from ._provider import flush, get_tracer, shutdown
@@ -33,6 +34,7 @@ __all__ = [
     "mode",
     "reconfigure",
     "shutdown",
+    "trace_app",
     "trace_command",
 ]
 
