@@ -67,6 +67,7 @@ def activate() -> None:
             from . import _sdk
 
             _sdk.activate(RUNTIME, SETTINGS)
+            _propagate_through_environment()
             if RUNTIME.own is not None and not RUNTIME.exit_registered:
                 import atexit
 
@@ -83,6 +84,17 @@ def activate() -> None:
             )
         finally:
             RUNTIME.activated = True
+
+
+def _propagate_through_environment() -> None:
+    """CLI-to-CLI traces: TRACEPARENT in, TRACEPARENT out to child processes. Never raises."""
+    try:
+        from . import _envcontext
+
+        _envcontext.arm()
+        _envcontext.adopt_parent()
+    except Exception as exc:  # noqa: BLE001 - a missing parent never stops telemetry
+        _config.debug("lazyotel: TRACEPARENT propagation is off (%s)", describe(exc))
 
 
 def describe(exc: BaseException) -> str:
