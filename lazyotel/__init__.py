@@ -52,6 +52,7 @@ _BOOTSTRAP_PARAMS = (
     "capture_args",
     "redact",
     "mode",
+    "subprocess_spans",
 )
 
 
@@ -79,6 +80,7 @@ def bootstrap(
     capture_args: CaptureSpec = True,
     redact: Iterable[str] = _config.DEFAULT_REDACT,
     mode: str | None = None,
+    subprocess_spans: bool = False,
     **unknown: NoReturn,
 ) -> None:
     """Record how telemetry should run; import nothing and start nothing.
@@ -120,6 +122,10 @@ def bootstrap(
         mode: ``"on"``, ``"off"``, ``"test"`` or ``"auto"`` (the default: ``test`` under
             pytest, else ``on``). ``LAZYOTEL_MODE``, ``OTEL_SDK_DISABLED=true`` and
             ``OTEL_TRACES_EXPORTER=none`` win over it.
+        subprocess_spans: Also record a CLIENT span for each child process a traced
+            command starts through ``subprocess`` (``process.command_args`` redacted,
+            ``process.pid``, ``process.exit.code``), ended when it is waited for. Child
+            processes get ``TRACEPARENT`` either way.
 
     Raises:
         ValueError: A value is not allowed (an unknown exporter, protocol or mode, a negative

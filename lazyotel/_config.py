@@ -61,6 +61,7 @@ class Settings:
         "resource_attributes",
         "service_name",
         "span_prefix",
+        "subprocess_spans",
     )
 
     def __init__(self) -> None:
@@ -76,6 +77,7 @@ class Settings:
         self.capture_args: CaptureSpec = True
         self.redact: tuple[str, ...] = DEFAULT_REDACT
         self.mode: str | None = None
+        self.subprocess_spans = False  # a CLIENT span per child process (see _envcontext)
         # Callables given for endpoint/headers/resource_attributes, called once at activation.
         self.deferred: dict[str, Callable[[], Any]] = {}
 
@@ -488,6 +490,10 @@ def apply(settings: Settings, changes: Mapping[str, Any]) -> list[str]:
             checked[name] = value
         elif name == "redact":
             checked[name] = _check_redact(value)
+        elif name == "subprocess_spans":
+            if not isinstance(value, bool):
+                _type_fail(name, value, "True or False")
+            checked[name] = value
         elif name == "mode":
             if value is not None and value not in MODES:
                 _fail(name, value, f"unknown mode; choose one of {_choices(MODES)} or None")

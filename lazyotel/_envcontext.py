@@ -11,12 +11,21 @@ traces nothing patches nothing and pays nothing:
   ``os.execve``), ``os.posix_spawn`` / ``os.posix_spawnp``. A ``TRACEPARENT`` the caller put
   in the child's environment is kept: only the one this process inherited is replaced.
 
+With ``bootstrap(subprocess_spans=True)``, a ``subprocess.Popen`` started while a span is
+current also gets a CLIENT span (``process.command_args`` redacted, ``process.executable.name``,
+``process.pid``, ``process.exit.code``), the parent of the child's own spans, ended when
+``wait()``/``poll()`` (so ``run``, ``communicate``, ``with Popen(...)``) sees the exit. asyncio's
+children are reaped by the event loop, not through ``wait()``: they get the context, no span.
+
 Never imports the hub; whatever goes wrong here leaves the child's environment as given.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+
+from ._config import SETTINGS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -58,11 +67,11 @@ def adopt_parent() -> bool:
     return True
 
 
-def current_carrier() -> dict[str, str] | None:
-    """``{"TRACEPARENT": ..., "TRACESTATE": ...}`` of the current span, or None if there is none."""
+def current_carrier(span: Any = None) -> dict[str, str] | None:
+    """``{"TRACEPARENT": ..., "TRACESTATE": ...}`` of ``span`` (default: the current one), or None."""
     from opentelemetry import trace
 
-    ctx = trace.get_current_span().get_span_context()
+    ctx = (span or trace.get_current_span()).get_span_context()
     if not ctx.is_valid:
         return None
     values = {PARENT_VAR: f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"}
@@ -72,14 +81,14 @@ def current_carrier() -> dict[str, str] | None:
     return values
 
 
-def child_environment(env: Mapping[Any, Any] | None) -> Any:
+def child_environment(env: Mapping[Any, Any] | None, span: Any = None) -> Any:
     """The environment a child should get: ``env`` (None: this process's) plus the carrier.
 
     Returns ``env`` itself when there is nothing to add, when the caller set ``TRACEPARENT``
     (a value other than the one this process inherited), or when ``env`` has bytes keys.
     Never mutates ``env``.
     """
-    values = current_carrier()
+    values = current_carrier(span)
     if values is None:
         return env
     base: Mapping[Any, Any] = os.environ if env is None else env
@@ -94,11 +103,104 @@ def child_environment(env: Mapping[Any, Any] | None) -> Any:
     return new
 
 
-def _guarded(env: Any) -> Any:
+def _guarded(env: Any, span: Any = None) -> Any:
     try:
-        return child_environment(env)
+        return child_environment(env, span)
     except Exception:  # noqa: BLE001 - telemetry never breaks the caller's process start
         return env
+
+
+# -- CLIENT spans for subprocess.Popen --------------------------------------------------------------
+
+#: Caps on ``process.command_args``, as for ``cli.args``: a command line can be huge.
+MAX_ARGS, MAX_ARG_CHARS = 128, 1024
+_SPAN_ATTR = "_lazyotel_span"
+
+
+def command_args(args: Any) -> list[str]:
+    """``args`` of ``Popen`` as a list of strings, values of secret-looking options redacted.
+
+    ``--token VALUE`` and ``--token=VALUE`` are redacted when the option's name contains one of
+    the ``redact`` patterns (as for ``cli.args``); a shell string is split on white space.
+    """
+    if isinstance(args, (str, bytes, os.PathLike)):
+        items = os.fsdecode(args).split() or [""]
+    else:
+        items = [os.fsdecode(a) if isinstance(a, (bytes, os.PathLike)) else str(a) for a in args]
+    out: list[str] = []
+    hide_next = False
+    for item in items[:MAX_ARGS]:
+        if hide_next:
+            out.append("[REDACTED]")
+            hide_next = False
+            continue
+        name, sep, _value = item.partition("=")
+        secret = item.startswith("-") and _secret(name.lstrip("-"))
+        if secret and sep:
+            out.append(f"{name}=[REDACTED]")
+            continue
+        hide_next = secret
+        out.append(item if len(item) <= MAX_ARG_CHARS else item[:MAX_ARG_CHARS] + "...")
+    if len(items) > MAX_ARGS:
+        out.append(f"[{len(items) - MAX_ARGS} more]")
+    return out
+
+
+def _secret(name: str) -> bool:
+    lowered = name.lower().replace("-", "_")
+    return bool(lowered) and any(pattern in lowered for pattern in SETTINGS.redact)
+
+
+def _start_client_span(args: Any, caller: str) -> Any:
+    """A CLIENT span for a child about to start, or None (nothing current, or not wanted)."""
+    if not SETTINGS.subprocess_spans or caller.startswith("asyncio."):
+        return None  # asyncio's children are reaped by the event loop: see the module docstring
+    from opentelemetry import trace
+
+    if not trace.get_current_span().get_span_context().is_valid:
+        return None
+    argv = command_args(args)
+    name = os.path.basename(argv[0]) if argv else "subprocess"
+    attributes = {"process.command_args": argv, "process.executable.name": name}
+    return trace.get_tracer("lazyotel.subprocess").start_span(
+        name, kind=trace.SpanKind.CLIENT, attributes=attributes
+    )
+
+
+def _client(args: Any) -> Any:
+    if not SETTINGS.subprocess_spans:
+        return None
+    try:
+        caller = sys._getframe(2).f_globals.get("__name__", "")  # Popen's caller
+        return _start_client_span(args, str(caller))
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _end_client_span(span: Any, returncode: int | None, exc: BaseException | None = None) -> None:
+    try:
+        from opentelemetry.trace import Status, StatusCode
+
+        if exc is not None:  # the child never started (no such program...)
+            span.record_exception(exc)
+            span.set_attribute("error.type", type(exc).__qualname__)
+            span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+        elif returncode is not None:
+            span.set_attribute("process.exit.code", returncode)
+            if returncode != 0:
+                span.set_attribute("error.type", str(returncode))
+                span.set_status(Status(StatusCode.ERROR, f"exit code {returncode}"))
+        span.end()
+    except Exception:  # noqa: BLE001, S110 - never reaches the caller
+        pass
+
+
+def _ended(popen: Any) -> None:
+    """After wait()/poll(): end the child's CLIENT span once its exit code is known."""
+    span = popen.__dict__.get(_SPAN_ATTR)
+    if span is not None and popen.returncode is not None:
+        del popen.__dict__[_SPAN_ATTR]
+        _end_client_span(span, popen.returncode)
 
 
 def arm() -> None:
@@ -117,20 +219,53 @@ def arm() -> None:
 def _patch_popen() -> None:
     import subprocess
 
-    original = subprocess.Popen.__init__
+    popen = subprocess.Popen
+    original, wait, poll = popen.__init__, popen.wait, popen.poll
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        span = _client(args[0] if args else kwargs.get("args", ()))
         if len(args) > _POPEN_ENV_INDEX:
-            args = (*args[:_POPEN_ENV_INDEX], _guarded(args[_POPEN_ENV_INDEX]), *args[_POPEN_ENV_INDEX + 1 :])
+            args = (
+                *args[:_POPEN_ENV_INDEX],
+                _guarded(args[_POPEN_ENV_INDEX], span),
+                *args[_POPEN_ENV_INDEX + 1 :],
+            )
         else:
             env = kwargs.get("env")
-            new = _guarded(env)
+            new = _guarded(env, span)
             if new is not env:
                 kwargs["env"] = new
-        original(self, *args, **kwargs)
+        if span is None:
+            original(self, *args, **kwargs)
+            return
+        try:
+            original(self, *args, **kwargs)
+        except BaseException as exc:
+            _end_client_span(span, None, exc)
+            raise
+        try:
+            span.set_attribute("process.pid", self.pid)
+            self.__dict__[_SPAN_ATTR] = span
+        except Exception:  # noqa: BLE001
+            _end_client_span(span, None)
+
+    def patched_wait(self: Any, timeout: float | None = None) -> int:
+        try:
+            return wait(self, timeout)
+        finally:
+            if _SPAN_ATTR in self.__dict__:
+                _ended(self)
+
+    def patched_poll(self: Any) -> int | None:
+        code = poll(self)
+        if _SPAN_ATTR in self.__dict__:
+            _ended(self)
+        return code
 
     __init__.__wrapped__ = original  # type: ignore[attr-defined]
-    subprocess.Popen.__init__ = __init__  # type: ignore[method-assign]
+    popen.__init__ = __init__  # type: ignore[method-assign]
+    popen.wait = patched_wait  # type: ignore[method-assign]
+    popen.poll = patched_poll  # type: ignore[method-assign]
 
 
 def _patch_os() -> None:

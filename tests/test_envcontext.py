@@ -172,3 +172,94 @@ def test_cli_running_a_cli_makes_one_trace_at_the_receiver(on_env: dict[str, str
     assert run.parent_span_id == parent_id
     assert show.parent_span_id == run.span_id
     assert run.resource["service.name"] == show.resource["service.name"] == "typer-cli"
+
+
+# -- bootstrap(subprocess_spans=True): a CLIENT span per child ------------------------------------
+
+CLIENT_PARENT = """
+import asyncio, subprocess, sys
+import lazyotel
+
+lazyotel.bootstrap("parent", endpoint=sys.argv[1], subprocess_spans=sys.argv[2] == "on")
+CHILD = [sys.executable, "-c", "import os, sys; print(os.environ['TRACEPARENT']); sys.exit(int(sys.argv[1]))"]
+
+@lazyotel.trace_command
+def command():
+    subprocess.run([*CHILD, "3", "--token", "s3cret", "--api-key=k1", "--rows", "5"])
+    print(subprocess.check_output([*CHILD, "0"], text=True).strip())
+    async def main():
+        proc = await asyncio.create_subprocess_exec(*CHILD, "0")
+        await proc.wait()
+    asyncio.run(main())
+
+command()
+"""
+
+
+def test_subprocess_spans_are_client_spans_with_redacted_args_and_exit_codes(
+    on_env: dict[str, str],
+) -> None:
+    with OTLPReceiver() as receiver:
+        child = run_child(CLIENT_PARENT, on_env, receiver.endpoint, "on")
+        assert child.returncode == 0, child.stderr
+        assert lazyotel_warnings(child) == []
+        spans = receiver.wait_for(3)
+    command = next(span for span in spans if span.name == "cli.command")
+    clients = sorted((span for span in spans if span.kind == "CLIENT"), key=lambda span: span.start_ns)
+    assert len(spans) == 3  # asyncio's child gets the context but no span (the loop reaps it)
+    failed, ok = clients
+    assert failed.parent_span_id == ok.parent_span_id == command.span_id
+    assert failed.name == ok.name == Path(sys.executable).name
+    assert failed.attributes["process.command_args"][-6:] == [
+        "3", "--token", "[REDACTED]", "--api-key=[REDACTED]", "--rows", "5",
+    ]  # fmt: skip
+    assert failed.attributes["process.exit.code"] == 3
+    assert failed.attributes["error.type"] == "3"
+    assert failed.status_code == "ERROR"
+    assert ok.attributes["process.exit.code"] == 0
+    assert ok.status_code == "UNSET"
+    assert isinstance(ok.attributes["process.pid"], int)
+    # The child's TRACEPARENT names its CLIENT span: the child's own spans hang under it.
+    printed = [line for line in child.stdout.splitlines() if line.startswith("00-")]
+    assert [line.split("-")[2] for line in printed] == [failed.span_id, ok.span_id, command.span_id]
+    assert {line.split("-")[1] for line in printed} == {command.trace_id}
+
+
+def test_no_client_spans_by_default(on_env: dict[str, str]) -> None:
+    with OTLPReceiver() as receiver:
+        child = run_child(CLIENT_PARENT, on_env, receiver.endpoint, "off")
+        assert child.returncode == 0, child.stderr
+        spans = receiver.wait_for(1)
+    assert [span.name for span in spans] == ["cli.command"]
+    printed = [line for line in child.stdout.splitlines() if line.startswith("00-")]
+    assert {line.split("-")[2] for line in printed} == {spans[0].span_id}
+
+
+def test_the_new_options_cost_nothing_before_a_span(subprocess_env: dict[str, str]) -> None:
+    """On mode, a TRACEPARENT inherited: still no import, no patch, no call until a span."""
+    subprocess_env.update(LAZYOTEL_MODE="on", TRACEPARENT=INHERITED)
+    code = """
+import os, subprocess, sys
+import typer
+before = set(sys.modules)  # typer itself imports inspect and dataclasses
+import lazyotel
+
+def boom():
+    raise SystemExit("called")
+
+original = (subprocess.Popen.__init__, subprocess.Popen.wait, os.execv, os.posix_spawn)
+lazyotel.bootstrap("svc", endpoint=boom, headers=boom, resource_attributes=boom, subprocess_spans=True)
+app = typer.Typer()
+lazyotel.trace_app(app)
+
+@app.command()
+def hello():
+    pass
+
+heavy = ("opentelemetry", "wrapt", "asyncio", "importlib.metadata", "inspect", "dataclasses")
+print(sorted(m for m in set(sys.modules) - before if m.startswith(heavy)))
+print((subprocess.Popen.__init__, subprocess.Popen.wait, os.execv, os.posix_spawn) == original)
+"""
+    child = run_child(code, subprocess_env, level=None)
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.splitlines() == ["[]", "True"]
