@@ -8,7 +8,6 @@ provider built on the first span that is really made. See ``lazyotel.bootstrap``
 from __future__ import annotations
 
 from . import _config, _provider
-from ._app import trace_app
 from ._config import mode
 from ._decorator import trace_command
 from ._provider import flush, get_tracer, shutdown
@@ -22,6 +21,7 @@ if TYPE_CHECKING:
     _Headers = Union[Mapping[str, str], str, Callable[[], Union[Mapping[str, str], str, None]], None]
     _Resource = Union[Mapping[str, Any], Callable[[], Union[Mapping[str, Any], None]], None]
 
+    from ._app import trace_app
     from ._config import CaptureSpec, ExporterSpec
 
 __version__ = "0.1.0.dev0"
@@ -54,6 +54,22 @@ _BOOTSTRAP_PARAMS = (
     "mode",
     "subprocess_spans",
 )
+
+
+def __getattr__(name: str) -> Any:
+    # ``trace_app`` lives in its own module, loaded on first use: loading the pytest plugin (which
+    # imports this package in every test session) stays within its module budget.
+    if name == "trace_app":
+        from ._app import trace_app
+
+        globals()["trace_app"] = trace_app
+        return trace_app
+    msg = f"module 'lazyotel' has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "trace_app"})
 
 
 def _unknown_keywords(func: str, unknown: Mapping[str, object], valid: Iterable[str]) -> NoReturn:
