@@ -40,6 +40,8 @@ _POPEN_ENV_INDEX = 10
 class _Armed:
     done = False
     inherited: str | None = None  # the TRACEPARENT this process started with
+    # (owner, attribute, original, patch) of every patch, so that disarm() can undo them
+    patches: list[tuple[Any, str, Any, Any]] = []  # noqa: RUF012 - one instance, module state
 
 
 _ARMED = _Armed()
@@ -216,6 +218,20 @@ def arm() -> None:
         pass
 
 
+def disarm() -> None:
+    """Undo the patches (for ``lazyotel.testing.reset``); one patched over since is left alone."""
+    for owner, name, original, patch in reversed(_ARMED.patches):
+        if owner.__dict__.get(name) is patch:
+            setattr(owner, name, original)
+    _ARMED.patches = []
+    _ARMED.done = False
+
+
+def _patch(owner: Any, name: str, patch: Any) -> None:
+    _ARMED.patches.append((owner, name, getattr(owner, name), patch))
+    setattr(owner, name, patch)
+
+
 def _patch_popen() -> None:
     import subprocess
 
@@ -263,9 +279,9 @@ def _patch_popen() -> None:
         return code
 
     __init__.__wrapped__ = original  # type: ignore[attr-defined]
-    popen.__init__ = __init__  # type: ignore[method-assign]
-    popen.wait = patched_wait  # type: ignore[method-assign]
-    popen.poll = patched_poll  # type: ignore[method-assign]
+    _patch(popen, "__init__", __init__)
+    _patch(popen, "wait", patched_wait)
+    _patch(popen, "poll", patched_poll)
 
 
 def _patch_os() -> None:
@@ -281,12 +297,12 @@ def _patch_os() -> None:
     def patched_execve(path: Any, argv: Any, env: Any) -> None:
         execve(path, argv, _guarded(env))
 
-    setattr(os, "execv", patched_execv)  # noqa: B010 - typeshed types them NoReturn
-    setattr(os, "execve", patched_execve)  # noqa: B010
+    _patch(os, "execv", patched_execv)
+    _patch(os, "execve", patched_execve)
     for name in ("posix_spawn", "posix_spawnp"):
         spawn = getattr(os, name, None)
         if spawn is not None:
-            setattr(os, name, _spawn_patch(spawn))
+            _patch(os, name, _spawn_patch(spawn))
 
 
 def _spawn_patch(spawn: Any) -> Any:

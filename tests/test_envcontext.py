@@ -263,3 +263,27 @@ print((subprocess.Popen.__init__, subprocess.Popen.wait, os.execv, os.posix_spaw
     child = run_child(code, subprocess_env, level=None)
     assert child.returncode == 0, child.stderr
     assert child.stdout.splitlines() == ["[]", "True"]
+
+
+def test_reset_undoes_the_patches() -> None:
+    """In process: real activation inside a test patches; lazyotel.testing.reset() restores."""
+    import os
+    import subprocess as sp
+
+    import lazyotel
+    import lazyotel.testing
+
+    before = (sp.Popen.__init__, sp.Popen.wait, sp.Popen.poll, os.execv, os.execve, os.posix_spawn)
+    lazyotel.bootstrap("svc", exporter="none")
+
+    @lazyotel.trace_command
+    def command() -> str:
+        return sp.check_output(
+            [sys.executable, "-c", "import os; print(os.environ['TRACEPARENT'])"], text=True
+        )
+
+    with lazyotel.testing.enabled():
+        assert command().startswith("00-")
+    assert sp.Popen.__init__ is not before[0]
+    lazyotel.testing.reset()
+    assert (sp.Popen.__init__, sp.Popen.wait, sp.Popen.poll, os.execv, os.execve, os.posix_spawn) == before
