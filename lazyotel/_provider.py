@@ -94,7 +94,7 @@ def _propagate_through_environment() -> None:
         _envcontext.arm()
         _envcontext.adopt_parent()
     except Exception as exc:  # noqa: BLE001 - a missing parent never stops telemetry
-        _config.debug("lazyotel: TRACEPARENT propagation is off (%s)", describe(exc))
+        _config.debug("TRACEPARENT propagation is off (%s)", describe(exc))
 
 
 def describe(exc: BaseException) -> str:
