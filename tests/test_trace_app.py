@@ -242,3 +242,37 @@ def test_spans_reach_the_real_receiver(subprocess_env: dict[str, str]) -> None:
     down = next(span for span in spans if span.name == "cli.ops.deep.down")
     assert down.resource["service.name"] == "typer-cli"
     assert json.loads(down.attributes["cli.args"]) == {"args": [], "kwargs": {"level": 2}}
+
+
+def test_typer_unnamed_sub_app_is_merged_into_its_parent_path() -> None:
+    """typer merges the commands of ``add_typer(sub)`` without a name into the parent group."""
+    app, sub = typer.Typer(), typer.Typer()
+
+    @app.callback()
+    def root() -> None:
+        """Root."""
+
+    @sub.command("merged")
+    def merged() -> None:
+        typer.echo("merged")
+
+    app.add_typer(sub)
+    lazyotel.trace_app(app)
+    assert run_typer(app, "merged") == (0, "merged\n", ["cli.merged"])
+
+
+def test_typer_group_named_by_its_instance() -> None:
+    """``typer.Typer(name=...)`` names the group when ``add_typer`` does not (even added later)."""
+    app, sub = typer.Typer(), typer.Typer(name="inst")
+    lazyotel.trace_app(app)
+
+    @app.callback()
+    def root() -> None:
+        """Root."""
+
+    @sub.command("one")
+    def one() -> None:
+        pass
+
+    app.add_typer(sub)
+    assert run_typer(app, "inst", "one")[2] == ["cli.inst.one"]
