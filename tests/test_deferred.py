@@ -235,3 +235,25 @@ def test_resolve_checks_the_result_like_the_argument() -> None:
     _config.apply(settings, {"resource_attributes": lambda: {1: "x"}})
     with pytest.raises(TypeError, match=r"resource_attributes=<.*<lambda>>\(\) -> 1\)"):
         _config.resolve_deferred(settings)
+
+
+def test_a_callable_given_after_activation_is_called_then(on_env: dict[str, str]) -> None:
+    with OTLPReceiver() as first, OTLPReceiver() as second:
+        code = f"""
+import lazyotel
+
+@lazyotel.trace_command
+def deploy():
+    return 0
+
+lazyotel.bootstrap("svc", endpoint={first.endpoint!r})
+deploy()
+lazyotel.flush(10)
+lazyotel.bootstrap("svc", endpoint=lambda: {second.endpoint!r})  # live: the exporter is swapped
+deploy()
+"""
+        child = run_child(code, on_env)
+        assert child.returncode == 0, child.stderr
+        assert lazyotel_warnings(child) == []
+        assert [span.name for span in second.wait_for(1)] == ["cli.deploy"]
+        assert [span.name for span in first.spans] == ["cli.deploy"]
