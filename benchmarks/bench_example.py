@@ -6,7 +6,7 @@ exit; the variants of one comparison run interleaved (``_harness.interleave``) a
 are medians. The variants are the same command modules (``examples/ktrade``):
 
 - ``no telemetry``: ``python -m examples.ktrade.plain``, lazyotel replaced by a do-nothing stand-in;
-- ``lazyotel``: ``python -m examples.ktrade``, one ``bootstrap`` call and the decorators;
+- ``lazyotel``: ``python -m examples.ktrade``, one ``bootstrap`` call and one ``trace_app`` call;
 - ``eager``: ``python -m examples.ktrade.eager``: SDK, batch processor, OTLP/gRPC exporter and
   ``HTTPXClientInstrumentor`` set up at start, and a hand-written decorator.
 
@@ -131,14 +131,15 @@ def bench_traced_command(rounds: int) -> list[Row]:
     with OTLPReceiver(protocol="grpc") as receiver, ApiServer() as api:
         grpc = {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint}
         args = ("--url", api.url, "--otlp-port", str(receiver.port), "data", "load", "EURUSD")
-        delivered = _delivers(receiver, "cli.data_load")
+        delivered = _delivers(receiver, "cli.data.load")  # trace_app: the command path
+        delivered_eager = _delivers(receiver, "cli.data_load")  # the hand-written decorator
         t = _medians(
             {
                 "no telemetry": _variant("no telemetry", *args),
                 "lazyotel": _variant(
                     "lazyotel", *args, env=_env(LAZYOTEL_MODE="on", **grpc), check=delivered
                 ),
-                "eager": _variant("eager", *args, env=_env(**grpc), check=delivered),
+                "eager": _variant("eager", *args, env=_env(**grpc), check=delivered_eager),
             },
             rounds,
         )

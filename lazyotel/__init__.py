@@ -17,9 +17,14 @@ from ._provider import flush, get_tracer, shutdown
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
-    from typing import Any, NoReturn
+    from collections.abc import Callable, Iterable, Mapping
+    from typing import Any, NoReturn, Union
 
+    _Endpoint = Union[str, Callable[[], Union[str, None]], None]
+    _Headers = Union[Mapping[str, str], str, Callable[[], Union[Mapping[str, str], str, None]], None]
+    _Resource = Union[Mapping[str, Any], Callable[[], Union[Mapping[str, Any], None]], None]
+
+    from ._app import trace_app
     from ._config import CaptureSpec, ExporterSpec
 
 __version__ = "0.1.0.dev0"
@@ -32,6 +37,7 @@ __all__ = [
     "mode",
     "reconfigure",
     "shutdown",
+    "trace_app",
     "trace_command",
 ]
 
@@ -51,7 +57,24 @@ _BOOTSTRAP_PARAMS = (
     "mode",
     "ok_status",
     "tracer_name",
+    "subprocess_spans",
 )
+
+
+def __getattr__(name: str) -> Any:
+    # ``trace_app`` lives in its own module, loaded on first use: loading the pytest plugin (which
+    # imports this package in every test session) stays within its module budget.
+    if name == "trace_app":
+        from ._app import trace_app
+
+        globals()["trace_app"] = trace_app
+        return trace_app
+    msg = f"module 'lazyotel' has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "trace_app"})
 
 
 def _unknown_keywords(func: str, unknown: Mapping[str, object], valid: Iterable[str]) -> NoReturn:
@@ -68,10 +91,10 @@ def bootstrap(
     service_name: str | None = None,
     *,
     exporter: ExporterSpec = None,
-    endpoint: str | None = None,
+    endpoint: _Endpoint = None,
     protocol: str | None = None,
-    headers: Mapping[str, str] | str | None = None,
-    resource_attributes: Mapping[str, Any] | None = None,
+    headers: _Headers = None,
+    resource_attributes: _Resource = None,
     instrument: Iterable[str] = (),
     flush_timeout: float = 1.0,
     span_prefix: str = "cli.",
@@ -80,6 +103,7 @@ def bootstrap(
     mode: str | None = None,
     ok_status: bool = False,
     tracer_name: str | None = None,
+    subprocess_spans: bool = False,
     **unknown: NoReturn,
 ) -> None:
     """Record how telemetry should run; import nothing and start nothing.
@@ -106,6 +130,13 @@ def bootstrap(
             (else ``OTEL_EXPORTER_OTLP_HEADERS``).
         resource_attributes: More resource attributes (merged over
             ``OTEL_RESOURCE_ATTRIBUTES``).
+
+            ``endpoint``, ``headers`` and ``resource_attributes`` also take a callable with no
+            arguments that returns the value (for a CLI whose settings are slow to import).
+            It is called once, when telemetry starts, never in ``off`` or ``test`` mode, and
+            its result is checked like the plain argument; if it raises or returns a bad
+            value, telemetry is off for the run with one warning (the command is not
+            affected). ``reconfigure`` given a plain value wins over it.
         instrument: Libraries to instrument once imported, by instrumentor name
             (``["httpx"]``); nothing is imported until telemetry starts.
         flush_timeout: Seconds the exit may wait for the last spans
@@ -142,6 +173,10 @@ def bootstrap(
     it matters only once telemetry starts, in ``on`` mode, and is then one warning naming the
     ``pip install`` that fixes it, with telemetry off for the run. So ``--help``, off and test
     mode never need the package.
+        subprocess_spans: Also record a CLIENT span for each child process a traced
+            command starts through ``subprocess`` (``process.command_args`` redacted,
+            ``process.pid``, ``process.exit.code``), ended when it is waited for. Child
+            processes get ``TRACEPARENT`` either way.
 
     Raises:
         ValueError: A value is not allowed (an unknown exporter, protocol or mode, a negative

@@ -46,8 +46,12 @@ how COMMAND runs:
   stdin is empty and stdout is not shown. The environment is yours without
   PYTHONDONTWRITEBYTECODE (cached bytecode gives realistic figures; --keep-env keeps it) and
   without PYTEST_VERSION / PYTEST_CURRENT_TEST (so lazyotel does not think it runs under pytest).
+  Bytecode goes to a per-user directory under the system's temporary directory
+  (PYTHONPYCACHEPREFIX, unless you set it), never into your project.
   Every import while COMMAND runs is counted: profile --help (or similar) to see start-up.
-  Default forbidden modules: {", ".join(_doctor.DEFAULT_FORBID)}; a name forbids its submodules too."""
+  Default forbidden modules: {", ".join(_doctor.DEFAULT_FORBID)}; a name forbids its submodules too.
+  An import of the OpenTelemetry API alone is reported as a note (its chain and cost) and does not
+  change the exit code; --forbid opentelemetry forbids it too."""
 
 
 def _count(text: str) -> int:
@@ -135,6 +139,15 @@ def render_text(report: _doctor.ImportReport, top: int = 10) -> str:
         lines.append(f"  {' > '.join(m.chain)}   [{m.rule}{more}]")
     if report.not_installed:
         lines.append(f"  (tried, but not installed so not imported: {', '.join(report.not_installed)})")
+    if report.notes:
+        lines += ["", f"notes ({', '.join(_doctor.DEFAULT_NOTE)} API, allowed; --forbid to forbid it)"]
+        for m in report.notes:
+            more = f", +{m.descendants()} modules" if m.children else ""
+            lines.append(f"  {' > '.join(m.chain)}   [{m.cumulative_ms:.1f} ms{more}]")
+    if report.pycache_prefix:
+        cold = "; first run, so the figures include compiling: run again" if report.pycache_cold else ""
+        where = f"{report.pycache_prefix} ({_doctor.PYCACHE_VAR})"
+        lines += ["", f"bytecode written to {where}, not into the project{cold}"]
     return "\n".join(lines)
 
 
@@ -165,6 +178,8 @@ def doctor(command: Sequence[str], args: argparse.Namespace) -> int:
         say(f"note: {report.processes} Python processes wrote import timings; their figures are merged")
     for m in report.forbidden:
         say(f"forbidden import: {' > '.join(m.chain)}")
+    for m in report.notes:
+        say(f"note: {' > '.join(m.chain)} imports the OpenTelemetry API ({m.cumulative_ms:.1f} ms)")
     if report.returncode != 0:
         say(f"error: {report.failure()}")
     elif not report.modules:

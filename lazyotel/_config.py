@@ -58,6 +58,7 @@ class Settings:
 
     __slots__ = (
         "capture_args",
+        "deferred",
         "endpoint",
         "exporter",
         "flush_timeout",
@@ -70,6 +71,7 @@ class Settings:
         "resource_attributes",
         "service_name",
         "span_prefix",
+        "subprocess_spans",
         "tracer_name",
     )
 
@@ -88,11 +90,15 @@ class Settings:
         self.mode: str | None = None
         self.ok_status: bool = False
         self.tracer_name: str | None = None
+        self.subprocess_spans = False  # a CLIENT span per child process (see _envcontext)
+        # Callables given for endpoint/headers/resource_attributes, called once at activation.
+        self.deferred: dict[str, Callable[[], Any]] = {}
 
     def copy(self) -> Settings:
         new = Settings()
         for name in self.__slots__:
             setattr(new, name, getattr(self, name))
+        new.deferred = dict(self.deferred)
         return new
 
     def effective_flush_timeout(self) -> float:
@@ -597,6 +603,42 @@ def _check_resource(value: object) -> dict[str, Any] | None:
     return out
 
 
+#: The parameters that also take a callable, called once at activation (``resolve_deferred``).
+DEFERRED_PARAMS = ("endpoint", "headers", "resource_attributes")
+
+
+def _is_deferred(name: str, value: object) -> bool:
+    return name in DEFERRED_PARAMS and callable(value) and not isinstance(value, str)
+
+
+def resolve_deferred(settings: Settings) -> list[str]:
+    """Call the deferred callables once, check each result like the plain argument, store it.
+
+    Returns the names resolved. Raises ValueError (a callable that raised, or a bad result),
+    naming the parameter and the callable, never a header value.
+    """
+    resolved = []
+    for name, factory in list(settings.deferred.items()):
+        label = getattr(factory, "__qualname__", None) or type(factory).__name__
+        try:
+            value = factory()
+        except Exception as exc:  # noqa: BLE001 - reported as one warning by the caller
+            text = "" if name == "headers" else f": {exc}"  # header values are credentials
+            msg = f"lazyotel.bootstrap({name}=<{label}>) raised {type(exc).__name__}{text}"
+            raise ValueError(msg) from None
+        if callable(value) and not isinstance(value, str) and not hasattr(value, "items"):
+            msg = f"lazyotel.bootstrap({name}=<{label}>) returned a callable; it must return the value"
+            raise TypeError(msg)
+        try:
+            apply(settings, {name: value})  # drops the callable: it is called once
+        except (TypeError, ValueError) as exc:
+            where = f"lazyotel.bootstrap({name}=<{label}>() -> "
+            msg = str(exc).replace(f"lazyotel.bootstrap({name}=", where, 1)
+            raise type(exc)(msg) from None
+        resolved.append(name)
+    return resolved
+
+
 # The parameters that change what is exported; a change after activation swaps the exporter.
 EXPORT_PARAMS = ("exporter", "endpoint", "protocol", "headers")
 RESOURCE_PARAMS = ("service_name", "resource_attributes")
@@ -608,7 +650,14 @@ def apply(settings: Settings, changes: Mapping[str, Any]) -> list[str]:
     All values are checked before any is stored, so a bad call changes nothing.
     """
     checked: dict[str, Any] = {}
+    deferred = dict(settings.deferred)
     for name, value in changes.items():
+        if _is_deferred(name, value):
+            # Known only at activation (a CLI's settings, slow to import): checked then.
+            deferred[name] = value
+            checked[name] = None
+            continue
+        deferred.pop(name, None)  # a plain value (reconfigure's too) wins over a callable
         if name == "service_name":
             service = _check_str(name, value)
             if service is not None and not service.strip():
@@ -641,6 +690,10 @@ def apply(settings: Settings, changes: Mapping[str, Any]) -> list[str]:
             checked[name] = value
         elif name == "redact":
             checked[name] = _check_redact(value)
+        elif name == "subprocess_spans":
+            if not isinstance(value, bool):
+                _type_fail(name, value, "True or False")
+            checked[name] = value
         elif name == "mode":
             if value is not None and value not in MODES:
                 _fail(name, value, f"unknown mode; choose one of {_choices(MODES)} or None")
@@ -665,9 +718,14 @@ def apply(settings: Settings, changes: Mapping[str, Any]) -> list[str]:
             problem = endpoint_problem(endpoint, otlp_protocol(checked.get("protocol", settings.protocol)))
             if problem:
                 _fail("endpoint", display_url(endpoint), problem)
-    changed = [name for name, value in checked.items() if getattr(settings, name) != value]
+    changed = [
+        name
+        for name, value in checked.items()
+        if getattr(settings, name) != value or deferred.get(name) is not settings.deferred.get(name)
+    ]
     for name, value in checked.items():
         setattr(settings, name, value)
+    settings.deferred = deferred
     return changed
 
 

@@ -20,8 +20,21 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
     from typing import Any
 
-#: Modules no CLI start-up should import: prefixes, so ``grpc`` also means ``grpc.*``.
-DEFAULT_FORBID = ("opentelemetry", "wrapt", "grpc")
+#: Modules no CLI start-up should import: prefixes, so ``grpc`` also means ``grpc.*``. The costly
+#: parts of OpenTelemetry: its SDK, exporters (and the protobuf classes they use), instrumentations.
+DEFAULT_FORBID = (
+    "opentelemetry.sdk",
+    "opentelemetry.exporter",
+    "opentelemetry.proto",
+    "opentelemetry.instrumentation",
+    "grpc",
+    "wrapt",
+)
+#: Modules reported as a note (chain and cost) but not forbidden: the OpenTelemetry API alone costs
+#: some 15-30 ms, often imported by code the CLI does not own. ``--forbid opentelemetry`` forbids it.
+DEFAULT_NOTE = ("opentelemetry",)
+#: Where the profiled command's bytecode goes (``PYTHONPYCACHEPREFIX``), never the project tree.
+PYCACHE_VAR = "PYTHONPYCACHEPREFIX"
 #: The doctor's exit codes.
 EXIT_OK, EXIT_FORBIDDEN, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_FAILED, EXIT_NO_IMPORTS = 0, 1, 2, 3, 4, 5
 PROFILE_VAR = "PYTHONPROFILEIMPORTTIME"
@@ -154,6 +167,8 @@ class ImportReport:
         self.modules, other, self.processes = parse_importtime(proc.stderr.decode("utf-8", "replace"))
         self.stderr = "\n".join(other)  # the command's own stderr, timing lines removed
         self.not_installed: list[str] = []
+        self.pycache_prefix: str | None = None  # set by check_imports when it chose one
+        self.pycache_cold = False  # the prefix was empty: the figures include compiling
         for node in self.modules:
             node.rule = match_rule(node.name, self.rules)
 
@@ -161,6 +176,18 @@ class ImportReport:
     def forbidden(self) -> list[ModuleImport]:
         """The forbidden imports to fix: each matches a rule and its importer does not."""
         return [m for m in self.modules if m.rule and not (m.parent and m.parent.rule)]
+
+    @property
+    def notes(self) -> list[ModuleImport]:
+        """Imports worth knowing about but not forbidden (``DEFAULT_NOTE``): the outermost each."""
+        return [
+            m
+            for m in self.modules
+            if m.rule is None
+            and match_rule(m.name, DEFAULT_NOTE)
+            and not (m.parent and match_rule(m.parent.name, DEFAULT_NOTE))
+            and (m.children or m.name not in DEFAULT_NOTE)  # not the bare namespace package
+        ]
 
     @property
     def total_ms(self) -> float:
@@ -205,7 +232,10 @@ class ImportReport:
             "forbid": self.rules,
             "top": [m.as_dict() for m in self.top(top)],
             "forbidden": [m.as_dict() for m in self.forbidden],
+            "notes": [m.as_dict() for m in self.notes],
             "not_installed": self.not_installed,
+            "pycache_prefix": self.pycache_prefix,
+            "pycache_cold": self.pycache_cold,
         }
 
 
@@ -287,6 +317,29 @@ def _not_installed(argv: list[str], python: list[str], names: list[str], env: di
     return proc.stdout.decode().split()
 
 
+def pycache_dir() -> tuple[str, bool]:
+    """The doctor's bytecode cache, outside any project: (path, whether it is empty).
+
+    One directory per user under the system's temporary directory, reused so that a second
+    doctor run is as warm as a CLI's second start; a fresh one if that is not safely ours.
+    """
+    import stat
+    import tempfile
+
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    path = os.path.join(tempfile.gettempdir(), f"lazyotel-doctor-pycache-{uid}")
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        info = os.lstat(path)
+        mine = stat.S_ISDIR(info.st_mode) and (not hasattr(os, "getuid") or info.st_uid == uid)
+        if not mine or info.st_mode & 0o022:  # someone else's, or writable by others: not trusted
+            path = tempfile.mkdtemp(prefix="lazyotel-doctor-pycache-")
+    except OSError:
+        path = tempfile.mkdtemp(prefix="lazyotel-doctor-pycache-")
+    return path, not os.listdir(path)
+
+
 def check_imports(
     command: Sequence[str],
     forbid: Iterable[str] = (),
@@ -294,17 +347,21 @@ def check_imports(
     default_forbid: bool = True,
     env: Mapping[str, str] | None = None,
     timeout: float | None = None,
+    pycache: bool = True,
 ) -> ImportReport:
     """Run ``command`` with import-time profiling and report what it imported.
 
     Args:
         command: The command and its arguments, e.g. ``["mycli", "--help"]``.
         forbid: Modules to flag besides the defaults; ``foo`` also forbids ``foo.*``.
-        default_forbid: Also forbid ``DEFAULT_FORBID`` (``opentelemetry``, ``wrapt``, ``grpc``).
+        default_forbid: Also forbid ``DEFAULT_FORBID`` (OpenTelemetry's SDK, exporters and
+            instrumentations, ``grpc``, ``wrapt``). An ``opentelemetry`` API import is a note.
         env: The command's environment, used as given. By default ``os.environ`` without
             ``PYTHONDONTWRITEBYTECODE`` (so cached bytecode gives realistic figures) and without
             pytest's ``PYTEST_VERSION`` / ``PYTEST_CURRENT_TEST`` (so it runs as a user's would).
         timeout: Seconds before the command is killed.
+        pycache: Write the command's bytecode under ``pycache_dir()`` (``PYTHONPYCACHEPREFIX``),
+            never into the project, unless the environment sets ``PYTHONPYCACHEPREFIX`` itself.
 
     Returns:
         The report; a command that failed is reported too (see ``returncode``).
@@ -324,6 +381,10 @@ def check_imports(
     for name in _DROPPED_VARS if env is None else ():
         child_env.pop(name, None)
     child_env.pop(PROFILE_VAR, None)
+    prefix, cold = None, False
+    if pycache and not child_env.get(PYCACHE_VAR):
+        prefix, cold = pycache_dir()
+        child_env[PYCACHE_VAR] = prefix
     argv, interpreter = _resolve(command, child_env)
     try:
         proc = subprocess.run(
@@ -333,6 +394,7 @@ def check_imports(
         msg = f"cannot run {argv[0]!r}: {exc.strerror or exc}"
         raise CommandNotFoundError(msg) from exc
     report = ImportReport(command, argv, proc, rules, "-X importtime" if interpreter else PROFILE_VAR)
+    report.pycache_prefix, report.pycache_cold = prefix, cold
     if report.forbidden and interpreter:
         # Failed imports are timed too: drop forbidden packages the interpreter cannot find at all.
         tops = sorted({m.name.split(".")[0] for m in report.modules if m.rule})
@@ -350,6 +412,7 @@ def assert_no_imports(
     default_forbid: bool = True,
     env: Mapping[str, str] | None = None,
     timeout: float | None = None,
+    pycache: bool = True,
 ) -> ImportReport:
     """Run ``command`` and fail if it imported a forbidden module or did not succeed.
 
@@ -362,7 +425,9 @@ def assert_no_imports(
         AssertionError: A forbidden module was imported (the message gives each one's import
             chain), or the command failed (the message gives its exit code and stderr tail).
     """
-    report = check_imports(command, forbid, default_forbid=default_forbid, env=env, timeout=timeout)
+    report = check_imports(
+        command, forbid, default_forbid=default_forbid, env=env, timeout=timeout, pycache=pycache
+    )
     problems = [f"forbidden import: {' > '.join(m.chain)}" for m in report.forbidden]
     if report.returncode != 0:
         problems.append(report.failure())

@@ -63,10 +63,13 @@ def activate() -> None:
         if RUNTIME.activated:
             return
         try:
+            if SETTINGS.deferred:  # bootstrap(endpoint=callable...): known only now
+                _config.resolve_deferred(SETTINGS)
             with _config.quiet_otel_import():
                 from . import _sdk
 
             _sdk.activate(RUNTIME, SETTINGS)
+            _propagate_through_environment()
             if RUNTIME.own is not None and not RUNTIME.exit_registered:
                 import atexit
 
@@ -83,6 +86,17 @@ def activate() -> None:
             )
         finally:
             RUNTIME.activated = True
+
+
+def _propagate_through_environment() -> None:
+    """CLI-to-CLI traces: TRACEPARENT in, TRACEPARENT out to child processes. Never raises."""
+    try:
+        from . import _envcontext
+
+        _envcontext.arm()
+        _envcontext.adopt_parent()
+    except Exception as exc:  # noqa: BLE001 - a missing parent never stops telemetry
+        _config.debug("TRACEPARENT propagation is off (%s)", describe(exc))
 
 
 def describe(exc: BaseException) -> str:
@@ -199,6 +213,8 @@ def apply_live(changed: list[str]) -> None:
         return
     with RUNTIME.lock:
         try:
+            if SETTINGS.deferred:  # bootstrap(endpoint=callable) again after activation
+                _config.resolve_deferred(SETTINGS)
             from . import _sdk
 
             _sdk.apply_live(RUNTIME, SETTINGS, changed)

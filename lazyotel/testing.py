@@ -210,6 +210,8 @@ def reset() -> None:
     """
     if "lazyotel._instrument" in sys.modules:
         sys.modules["lazyotel._instrument"].disarm()
+    if "lazyotel._envcontext" in sys.modules:
+        sys.modules["lazyotel._envcontext"].disarm()
     _provider.deactivate(RESET_TIMEOUT)
     RUNTIME.override = None
     if "lazyotel._sdk" in sys.modules:

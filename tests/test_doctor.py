@@ -18,7 +18,10 @@ APPS = Path(__file__).resolve().parent / "apps" / "doctor"
 EAGER = str(APPS / "eager.py")
 CLEAN = str(APPS / "clean.py")
 PYTHON = sys.executable
-EAGER_CHAIN = "doctorapp.eager > doctorapp.telemetry > opentelemetry.trace"
+API_ONLY = str(APPS / "api_only.py")
+EAGER_CHAIN = "doctorapp.eager > doctorapp.telemetry > opentelemetry.sdk.trace"
+API_CHAIN = "doctorapp.api_only > doctorapp.api_tracer > opentelemetry.trace"
+DEFAULT_RULES = ", ".join(_doctor.DEFAULT_FORBID)
 
 
 @pytest.fixture
@@ -58,7 +61,7 @@ def test_forbidden_import_exits_1_and_reports_its_chain(env: dict[str, str]) -> 
 def test_clean_command_exits_0(env: dict[str, str]) -> None:
     result = doctor("--", PYTHON, CLEAN, env=env)
     assert result.returncode == 0, result.stderr
-    assert "forbidden (opentelemetry, wrapt, grpc): none imported" in result.stdout
+    assert f"forbidden ({DEFAULT_RULES}): none imported" in result.stdout
     assert "imports  " in result.stdout
 
 
@@ -84,8 +87,8 @@ def test_json_is_one_object_with_the_fields(env: dict[str, str]) -> None:
     assert len(report["top"]) == 3
     assert {"module", "cumulative_ms", "self_ms", "chain"} <= set(report["top"][0])
     found = {f["module"]: f for f in report["forbidden"]}
-    assert EAGER_CHAIN.split(" > ") == found["opentelemetry.trace"]["chain"]
-    assert found["opentelemetry.trace"]["rule"] == "opentelemetry"
+    assert EAGER_CHAIN.split(" > ") == found["opentelemetry.sdk.trace"]["chain"]
+    assert found["opentelemetry.sdk.trace"]["rule"] == "opentelemetry.sdk"
     assert "eager: warning: this is the command's own stderr" in result.stderr  # passed through, not in JSON
 
 
@@ -196,8 +199,8 @@ def test_keep_env_keeps_pythondontwritebytecode(env: dict[str, str]) -> None:
 
 def test_python_dash_m(env: dict[str, str]) -> None:
     report = check_imports([PYTHON, "-m", "doctorapp.eager"], env=env)
-    assert [" > ".join(m.chain) for m in report.forbidden if m.name == "opentelemetry.trace"] == [
-        "doctorapp.telemetry > opentelemetry.trace"
+    assert [" > ".join(m.chain) for m in report.forbidden if m.name == "opentelemetry.sdk.trace"] == [
+        "doctorapp.telemetry > opentelemetry.sdk.trace"
     ]
 
 
@@ -207,7 +210,9 @@ def test_console_script_on_path(env: dict[str, str], tmp_path: Path) -> None:
     env = {**env, "PATH": os.pathsep.join([str(tmp_path / "bin"), env["PATH"]])}
     report = check_imports(["doctor-eager", "--help"], env=env)
     assert report.argv[1:3] == ["-X", "importtime"]
-    assert [" > ".join(m.chain) for m in report.forbidden if m.name == "opentelemetry.trace"] == [EAGER_CHAIN]
+    assert [" > ".join(m.chain) for m in report.forbidden if m.name == "opentelemetry.sdk.trace"] == [
+        EAGER_CHAIN
+    ]
 
 
 def test_pip_long_path_trampoline(env: dict[str, str], tmp_path: Path) -> None:
@@ -332,3 +337,58 @@ def test_a_forgotten_separator_before_the_commands_help_is_a_usage_error(
     result = doctor(*options, PYTHON, "--help", env=env)
     assert result.returncode == 2
     assert "put the command after '--'" in result.stderr
+
+
+# -- issue 12: the OpenTelemetry API is a note, bytecode stays out of the project ------------------
+
+
+def test_an_api_import_is_a_note_with_its_chain_and_cost_and_exits_0(env: dict[str, str]) -> None:
+    result = doctor("--", PYTHON, API_ONLY, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"forbidden ({DEFAULT_RULES}): none imported" in result.stdout
+    notes = result.stdout.split("notes (opentelemetry API", 1)[1].splitlines()[1:2]
+    assert notes[0].startswith(f"  {API_CHAIN}   [")
+    assert " ms, +" in notes[0]
+    assert f"lazyotel doctor: note: {API_CHAIN} imports the OpenTelemetry API (" in result.stderr
+
+
+def test_the_api_note_is_in_the_json_and_forbid_opentelemetry_makes_it_fatal(env: dict[str, str]) -> None:
+    report = json.loads(doctor("--json", "--", PYTHON, API_ONLY, env=env).stdout)
+    assert report["exit_code"] == 0
+    assert [note["chain"] for note in report["notes"]] == [API_CHAIN.split(" > ")]
+    assert report["notes"][0]["cumulative_ms"] > 0
+    strict = doctor("--forbid", "opentelemetry", "--", PYTHON, API_ONLY, env=env)
+    assert strict.returncode == 1
+    assert f"forbidden import: {API_CHAIN}" in strict.stderr
+
+
+@pytest.mark.parametrize("module", ["opentelemetry.sdk.trace", "wrapt", "opentelemetry.instrumentation"])
+def test_the_costly_parts_are_forbidden_by_default(env: dict[str, str], module: str) -> None:
+    result = doctor("--", PYTHON, "-c", f"import {module}", env=env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"forbidden import: {module}" in result.stderr
+
+
+def test_no_bytecode_lands_in_the_project(env: dict[str, str], tmp_path: Path) -> None:
+    """The doctor drops PYTHONDONTWRITEBYTECODE; the bytecode goes to its own cache instead."""
+    project = tmp_path / "project"
+    (project / "mycli").mkdir(parents=True)
+    (project / "mycli" / "__init__.py").write_text("")
+    (project / "mycli" / "helpers.py").write_text("VALUE = 1\n")
+    (project / "mycli" / "main.py").write_text("from mycli import helpers\nprint(helpers.VALUE)\n")
+    env = {**env, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(project)}
+    env.pop("PYTHONPYCACHEPREFIX", None)
+    result = doctor("--", PYTHON, "-m", "mycli.main", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(p.name for p in project.rglob("*.pyc")) == []
+    line = next(line for line in result.stdout.splitlines() if line.startswith("bytecode written to "))
+    prefix = line.split()[3]
+    assert "(PYTHONPYCACHEPREFIX), not into the project" in line
+    assert list(Path(prefix).rglob("helpers*.pyc")) != []
+
+
+def test_a_pycache_prefix_of_the_users_own_is_kept(env: dict[str, str], tmp_path: Path) -> None:
+    code = "import os; print(os.environ['PYTHONPYCACHEPREFIX'])"
+    report = check_imports([PYTHON, "-c", code], env={**env, "PYTHONPYCACHEPREFIX": str(tmp_path)})
+    assert report.stdout == f"{tmp_path}\n"
+    assert report.pycache_prefix is None

@@ -101,23 +101,48 @@ def test_the_app_has_three_groups_and_at_least_twelve_commands() -> None:
     assert sum(len(group.commands) for group in groups.values()) >= 12
 
 
-@pytest.mark.parametrize("command", ["data.show", "data.export", "models.backtest", "ops.attach"])
-def test_a_decorated_command_builds_the_same_typer_command(command: str) -> None:
-    import importlib
+HELP_CHILD = """
+import json, sys
+if sys.argv[1] == "plain":
+    from examples.ktrade.plain import install_stand_in
+    install_stand_in()
+import typer.main
+from typer.testing import CliRunner
+from examples.ktrade.cli import app
 
-    import typer
+root = typer.main.get_command(app)
+screens = [[]] + [[group] for group in sorted(root.commands)]
+for group in sorted(root.commands):
+    screens += [[group, name] for name in sorted(root.commands[group].commands)]
+helps = {" ".join(screen): CliRunner().invoke(app, [*screen, "--help"], prog_name="ktrade",
+                                              terminal_width=100).output for screen in screens}
+print(json.dumps(helps))
+"""
 
-    module, name = command.split(".")
-    decorated = getattr(importlib.import_module(f"examples.ktrade.{module}"), name)
-    helps = []
-    for function in (decorated.__wrapped__, decorated):
-        single = typer.Typer()
-        single.command()(function)
-        result = CliRunner().invoke(single, ["--help"], terminal_width=100)
-        assert result.exit_code == 0, result.output
-        helps.append(result.output)
-    assert helps[0] == helps[1]
-    assert "--help" in helps[1]
+
+def test_every_help_screen_is_byte_identical_to_the_untraced_app(subprocess_env: dict[str, str]) -> None:
+    """trace_app plus the settings-driven bootstrap change no --help screen (no lazyotel: plain)."""
+    env = {**subprocess_env, "LAZYOTEL_MODE": "on", "COLUMNS": "100"}
+    helps = {}
+    for variant in ("plain", "lazyotel"):
+        proc = python(env, "-c", HELP_CHILD, variant)
+        assert proc.returncode == 0, proc.stderr
+        helps[variant] = json.loads(proc.stdout)
+    assert helps["lazyotel"] == helps["plain"]
+    assert len(helps["plain"]) == 18  # the root, 3 groups, 14 commands
+    assert all("Usage: ktrade" in text for text in helps["plain"].values())
+
+
+def test_trace_app_traces_every_command_but_the_two_decorated_by_hand() -> None:
+    from lazyotel._app import is_traced
+
+    traced = {
+        f"{group.name}.{info.name}": is_traced(info.callback)
+        for group in app.registered_groups
+        for info in group.typer_instance.registered_commands
+    }
+    assert len(traced) == 14
+    assert [path for path, yes in traced.items() if not yes] == ["models.train", "ops.follow"]
 
 
 def test_data_load_prints_the_operation_id(api: ApiServer) -> None:
@@ -144,7 +169,7 @@ def test_a_failing_api_call_exits_1_with_a_message(api: ApiServer) -> None:
 def test_lazyotel_spans_captures_a_command_in_memory(api: ApiServer, lazyotel_spans: CapturedSpans) -> None:
     result = CliRunner().invoke(app, ["--url", api.url, "data", "load", "GBPUSD", "-t", "1m"])
     assert result.exit_code == 0, result.output
-    attributes = lazyotel_spans.attributes("cli.data_load")
+    attributes = lazyotel_spans.attributes("cli.data.load")
     assert attributes["operation.id"] == "op_data_load_0001"
     assert json.loads(attributes["cli.args"])["kwargs"]["timeframe"] == "1m"
 
@@ -154,8 +179,8 @@ def test_isolated_keeps_the_clis_bootstrap_configuration(api: ApiServer) -> None
     for _ in range(2):
         with lazyotel.testing.isolated(), lazyotel.testing.capture_spans() as spans:
             CliRunner().invoke(app, ["--url", api.url, "ops", "list"])
-        assert sorted(spans.names()) == ["GET", "cli.ops_list"]
-        assert spans.get("cli.ops_list").resource.attributes["service.name"] == "ktrade"
+        assert sorted(spans.names()) == ["GET", "cli.ops.list"]
+        assert spans.get("cli.ops.list").resource.attributes["service.name"] == "ktrade"
 
 
 CLI_RUNNER_CHILD = """
@@ -188,14 +213,15 @@ def test_under_pytest_commands_run_untraced_and_import_no_opentelemetry(
 @pytest.mark.parametrize("mode", ["auto", "on"])
 def test_help_imports_no_opentelemetry_wrapt_or_httpx(mode: str, subprocess_env: dict[str, str]) -> None:
     env = {**subprocess_env, "LAZYOTEL_MODE": mode}
-    assert_no_imports([PYTHON, "-m", "examples.ktrade", "--help"], forbid=["httpx"], env=env)
+    forbid = ["httpx", "opentelemetry", "examples.ktrade.settings"]
+    assert_no_imports([PYTHON, "-m", "examples.ktrade", "--help"], forbid=forbid, env=env)
 
 
 def test_the_console_script_passes_the_doctor(subprocess_env: dict[str, str]) -> None:
     """``examples/bin/ktrade`` is found through its ``#!/usr/bin/env python3`` shebang."""
     env = {**subprocess_env, "PATH": os.pathsep.join([os.path.dirname(PYTHON), subprocess_env["PATH"]])}
     report = assert_no_imports(
-        [str(ROOT / "examples" / "bin" / "ktrade"), "--help"], forbid=["httpx"], env=env
+        [str(ROOT / "examples" / "bin" / "ktrade"), "--help"], forbid=["httpx", "opentelemetry"], env=env
     )
     assert "typer" in report
 
@@ -209,7 +235,7 @@ def test_a_command_trace_links_cli_client_and_server_spans(
     proc = ktrade(on_env, *collector_args(api, receiver), "data", "load", "EURUSD", "-t", "1d")
     assert proc.returncode == 0, proc.stderr
     spans = receiver.wait_for(3)
-    cli = one(spans, "cli.data_load")
+    cli = one(spans, "cli.data.load")
     (client,) = children(spans, cli)
     (server,) = children(spans, client)
     assert cli.parent_span_id is None
@@ -217,7 +243,7 @@ def test_a_command_trace_links_cli_client_and_server_spans(
     assert (cli.kind, client.kind, server.kind) == ("INTERNAL", "CLIENT", "SERVER")
     assert (cli.resource["service.name"], server.resource["service.name"]) == ("ktrade", "ktrade-api")
     assert server.name == "POST /api/v1/data/load"
-    assert cli.attributes["cli.command"] == "data_load"
+    assert cli.attributes["cli.command"] == "data.load"
     assert json.loads(cli.attributes["cli.args"]) == {
         "args": [],
         "kwargs": {"symbol": "EURUSD", "timeframe": "1d", "start": "2024-01-01", "end": "2024-12-31"},
@@ -232,7 +258,7 @@ def test_the_retrying_command_traces_every_attempt(
     proc = ktrade(on_env, *collector_args(api, receiver), "data", "quote", "GBPUSD")
     assert proc.returncode == 0, proc.stderr
     spans = receiver.wait_for(7)
-    attempts = children(spans, one(spans, "cli.data_quote"))
+    attempts = children(spans, one(spans, "cli.data.quote"))
     assert [status_code(span) for span in attempts] == [503, 503, 200]
     assert [[status_code(s) for s in children(spans, a)] for a in attempts] == [[503], [503], [200]]
 
@@ -297,7 +323,7 @@ def test_ctrl_c_detaches_with_exit_0_and_a_successful_span(
         child.kill()
     assert child.returncode == 0, err
     assert "detached" in err
-    attach = one(receiver.wait_for(3), "cli.ops_attach")
+    attach = one(receiver.wait_for(3), "cli.ops.attach")
     # typer.Exit(0): a clean detach is a success (status UNSET, as the CLI conventions say), not
     # an interrupted command.
     assert attach.status_code == "UNSET"
@@ -316,7 +342,7 @@ def test_url_sends_telemetry_to_the_api_hosts_collector_only(
         assert sorted(span.name for span in receiver.wait_for(3)) == [
             "GET",
             "GET /api/v1/operations",
-            "cli.ops_list",
+            "cli.ops.list",
         ]
         assert elsewhere.spans == []
 
@@ -339,6 +365,31 @@ def test_url_retargets_a_running_pipeline(on_env: dict[str, str]) -> None:
         args = [api.url, str(first.port), str(second.port)]
         proc = python(on_env, "-c", RETARGET_CHILD, *args)
         assert proc.returncode == 0, proc.stderr
-        assert sorted(span.name for span in second.wait_for(2)) == ["GET", "cli.data_symbols"]
-        assert sorted(span.name for span in first.spans) == ["GET", "cli.ops_list"]
+        assert sorted(span.name for span in second.wait_for(2)) == ["GET", "cli.data.symbols"]
+        assert sorted(span.name for span in first.spans) == ["GET", "cli.ops.list"]
         assert len({span.trace_id for span in first.spans + second.spans}) == 2
+
+
+def test_the_settings_name_the_collector_and_the_resource(
+    api: ApiServer, receiver: OTLPReceiver, on_env: dict[str, str]
+) -> None:
+    """bootstrap(endpoint=callable, resource_attributes=callable): read when telemetry starts."""
+    env = {**on_env, "KTRADE_OTLP_ENDPOINT": receiver.endpoint, "KTRADE_ENV": "staging"}
+    with OTLPReceiver() as elsewhere:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = elsewhere.endpoint  # the settings win over it
+        proc = python(env, "-c", SETTINGS_CHILD, api.url)
+        assert proc.returncode == 0, proc.stderr
+        cli = one(receiver.wait_for(3), "cli.ops.list")
+        assert elsewhere.spans == []
+    assert cli.resource["service.version"] == "2.4.0"
+    assert cli.resource["deployment.environment.name"] == "staging"
+
+
+# The API URL without --url (which would move telemetry to the API host): the State default.
+SETTINGS_CHILD = """
+import sys
+from examples.ktrade import _api
+_api.DEFAULT_URL = sys.argv[1]
+from examples.ktrade.cli import app
+app(["ops", "list"], standalone_mode=False)
+"""

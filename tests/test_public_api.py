@@ -13,6 +13,7 @@ PUBLIC = {
     "mode",
     "reconfigure",
     "shutdown",
+    "trace_app",
     "trace_command",
 }
 

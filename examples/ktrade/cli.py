@@ -1,8 +1,9 @@
 """ktrade's entry point: the typer app, its groups, and all of its telemetry set-up.
 
-Telemetry is the ``lazyotel.bootstrap`` call below, one ``@lazyotel.trace_command`` per
+Telemetry is the ``lazyotel.bootstrap`` call below (its collector and resource read from the
+settings, only when telemetry starts), one ``lazyotel.trace_app`` call that traces every
 command, and ``--url`` moving the exporter to the API host's collector. ``--help`` imports no
-OpenTelemetry, wrapt or httpx; under pytest the commands run untraced.
+OpenTelemetry, wrapt or httpx, and not the settings; under pytest the commands run untraced.
 """
 
 from __future__ import annotations
@@ -15,7 +16,28 @@ import lazyotel
 
 from . import _api, data, models, ops
 
-lazyotel.bootstrap(service_name="ktrade", instrument=["httpx"])
+
+def telemetry_endpoint() -> Optional[str]:
+    """The collector from the settings (None: ``OTEL_EXPORTER_OTLP_ENDPOINT`` and friends)."""
+    from . import settings  # costly in a real CLI: imported only when telemetry starts
+
+    return settings.load().otlp_endpoint
+
+
+def telemetry_resource() -> dict[str, str]:
+    from . import settings
+
+    loaded = settings.load()
+    return {"service.version": loaded.version, "deployment.environment.name": loaded.environment}
+
+
+# Called once when the first span is made, never for --help, never under pytest.
+lazyotel.bootstrap(
+    service_name="ktrade",
+    instrument=["httpx"],
+    endpoint=telemetry_endpoint,
+    resource_attributes=telemetry_resource,
+)
 
 app = typer.Typer(
     name="ktrade",
@@ -26,6 +48,10 @@ app = typer.Typer(
 app.add_typer(data.app, name="data")
 app.add_typer(models.app, name="models")
 app.add_typer(ops.app, name="ops")
+# Every command, span "cli.<group>.<command>". `models train` and `ops follow` do their work in a
+# coroutine and a generator decorated by hand (spans cli.models_train and cli.ops_follow, which
+# cover the async work and the whole stream), so their command spans would only wrap those.
+lazyotel.trace_app(app, exclude=["models.train", "ops.follow"])
 
 
 @app.callback()
@@ -53,7 +79,8 @@ def root(
 ) -> None:
     """ktrade: market data, models and operations against the ktrade API."""
     if url is not None:
-        # Without --url, telemetry goes where OTEL_EXPORTER_OTLP_ENDPOINT says (the standard way).
+        # Wins over the settings' endpoint; without --url, telemetry goes where the settings
+        # (KTRADE_OTLP_ENDPOINT) or the standard OTEL_EXPORTER_OTLP_ENDPOINT say.
         lazyotel.reconfigure(endpoint=_api.collector_url(url, otlp_port))
     ctx.obj = _api.State(url or _api.DEFAULT_URL, json_output)
 

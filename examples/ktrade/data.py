@@ -7,8 +7,6 @@ from typing import Annotated, Any
 
 import typer
 
-import lazyotel
-
 from . import _api
 
 app = typer.Typer(no_args_is_help=True, help="Market data: show, load, quote, export.")
@@ -18,7 +16,6 @@ Timeframe = Annotated[str, typer.Option("--timeframe", "-t", help="Bar size: 1m,
 
 
 @app.command("show")
-@lazyotel.trace_command("data_show")
 def show(
     ctx: typer.Context,
     symbol: Symbol,
@@ -51,7 +48,6 @@ def show(
 
 
 @app.command("load")
-@lazyotel.trace_command("data_load")
 def load(
     ctx: typer.Context,
     symbol: Symbol,
@@ -67,7 +63,6 @@ def load(
 
 
 @app.command("quote")
-@lazyotel.trace_command("data_quote")
 def quote(
     ctx: typer.Context,
     symbol: Symbol,
@@ -80,7 +75,6 @@ def quote(
 
 
 @app.command("export")
-@lazyotel.trace_command("data_export")
 def export(
     ctx: typer.Context,
     symbol: Symbol,
@@ -117,7 +111,6 @@ def export(
 
 
 @app.command("symbols")
-@lazyotel.trace_command("data_symbols")
 def symbols(ctx: typer.Context) -> None:
     """List the symbols the API has data for."""
     answer = _api.request(ctx.obj, "GET", "/api/v1/symbols")

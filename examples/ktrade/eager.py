@@ -3,7 +3,7 @@
 What a CLI gets when it sets telemetry up the usual way, at start-up, before any command:
 the SDK, a batch processor with the OTLP/gRPC exporter, httpx instrumentation, and a
 hand-written decorator like ktrdr's ``trace_cli_command`` (span ``cli.<name>``, ``cli.command``,
-``cli.args``, ``operation.id``). The same command modules run under it through a stand-in
+``cli.args``, ``operation.id``) on every command. The same command modules run under it through a stand-in
 ``lazyotel``. ``--url`` does not move the exporter here; use ``OTEL_EXPORTER_OTLP_ENDPOINT``::
 
     OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317 python -m examples.ktrade.eager --help
@@ -75,11 +75,25 @@ def hand_written_decorator(tracer: Any) -> Any:
     return trace_command
 
 
+def hand_written_trace_app(trace_command: Any) -> Any:
+    """The hand-written decorator on every command, as the CLI had it before (span ``cli.data_show``)."""
+
+    def trace_app(app: Any, exclude: Any = (), **options: Any) -> Any:
+        for group in app.registered_groups:
+            for info in group.typer_instance.registered_commands:
+                if f"{group.name}.{info.name}" not in exclude:
+                    info.callback = trace_command(f"{group.name}_{info.name}")(info.callback)
+        return app
+
+    return trace_app
+
+
 def install_stand_in(tracer: Any) -> None:
     """Make ``import lazyotel`` give the hand-written decorator and no-op set-up calls."""
     stand_in = types.ModuleType("lazyotel", "Eager OpenTelemetry (examples.ktrade.eager).")
     stand_in.bootstrap = stand_in.reconfigure = lambda *args, **kwargs: None  # type: ignore[attr-defined]
     stand_in.trace_command = hand_written_decorator(tracer)  # type: ignore[attr-defined]
+    stand_in.trace_app = hand_written_trace_app(stand_in.trace_command)  # type: ignore[attr-defined]
     sys.modules["lazyotel"] = stand_in
 
 

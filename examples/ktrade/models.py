@@ -43,7 +43,6 @@ async def start_training(api_url: str, *, model: str, symbol: str, epochs: int) 
 
 
 @app.command("list")
-@lazyotel.trace_command("models_list")
 def list_models(ctx: typer.Context) -> None:
     """List the models the API knows."""
     answer = _api.request(ctx.obj, "GET", "/api/v1/models")
@@ -52,7 +51,6 @@ def list_models(ctx: typer.Context) -> None:
 
 
 @app.command("show")
-@lazyotel.trace_command("models_show")
 def show(ctx: typer.Context, model: Model) -> None:
     """Show one model's description, features and version."""
     answer = _api.request(ctx.obj, "GET", f"/api/v1/models/{model}")
@@ -61,7 +59,6 @@ def show(ctx: typer.Context, model: Model) -> None:
 
 
 @app.command("backtest")
-@lazyotel.trace_command("models_backtest")
 def backtest(
     ctx: typer.Context,
     symbol: Annotated[str, typer.Option("--symbol", "-s")] = "EURUSD",

@@ -28,7 +28,6 @@ def _line(op: dict[str, Any]) -> str:
 
 
 @app.command("list")
-@lazyotel.trace_command("ops_list")
 def list_operations(ctx: typer.Context) -> None:
     """List the API's operations."""
     answer = _api.request(ctx.obj, "GET", "/api/v1/operations")
@@ -36,7 +35,6 @@ def list_operations(ctx: typer.Context) -> None:
 
 
 @app.command("status")
-@lazyotel.trace_command("ops_status")
 def status(ctx: typer.Context, operation_id: OperationId) -> dict[str, Any]:
     """Show one operation's status and progress."""
     op = _api.request(ctx.obj, "GET", f"/api/v1/operations/{operation_id}")
@@ -45,7 +43,6 @@ def status(ctx: typer.Context, operation_id: OperationId) -> dict[str, Any]:
 
 
 @app.command("cancel")
-@lazyotel.trace_command("ops_cancel")
 def cancel(ctx: typer.Context, operation_id: OperationId) -> dict[str, Any]:
     """Cancel a running operation."""
     op = _api.request(ctx.obj, "POST", f"/api/v1/operations/{operation_id}/cancel")
@@ -75,7 +72,6 @@ def progress_updates(api_url: str, operation_id: str, *, interval: float) -> Ite
 
 
 @app.command("attach")
-@lazyotel.trace_command("ops_attach")
 def attach(ctx: typer.Context, operation_id: OperationId, interval: Interval = 0.2) -> dict[str, Any]:
     """Watch an operation; Ctrl-C detaches and leaves it running."""
     import httpx

@@ -26,6 +26,7 @@ def install_stand_in() -> None:
     stand_in = types.ModuleType("lazyotel", "No telemetry (examples.ktrade.plain).")
     stand_in.bootstrap = stand_in.reconfigure = lambda *args, **kwargs: None  # type: ignore[attr-defined]
     stand_in.trace_command = _unchanged  # type: ignore[attr-defined]
+    stand_in.trace_app = lambda app, **options: app  # type: ignore[attr-defined]
     sys.modules["lazyotel"] = stand_in
 
 
