@@ -14,12 +14,18 @@ from ._provider import flush, get_tracer, shutdown
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
-    from typing import Any, NoReturn
+    from collections.abc import Callable, Iterable, Mapping
+    from typing import Any, NoReturn, Union
 
-    from ._config import CaptureSpec, ExporterSpec
+    from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.util.types import AttributeValue
 
-__version__ = "0.1.0.dev0"
+    from ._config import CaptureSpec
+
+    #: ``exporter=``: a name, an exporter object, or a factory that returns one.
+    ExporterSpec = Union[str, SpanExporter, Callable[[], SpanExporter], None]
+
+    __version__: str
 
 __all__ = [
     "__version__",
@@ -33,6 +39,19 @@ __all__ = [
 ]
 
 _UNSET: Any = object()
+
+
+def __getattr__(name: str) -> str:
+    # The version lives in one place, _version.py (hatch reads it too); served on first use so
+    # ``import lazyotel`` does not pay for it.
+    if name == "__version__":
+        from ._version import __version__
+
+        return __version__
+    msg = f"module 'lazyotel' has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
 _BOOTSTRAP_PARAMS = (
     "service_name",
     "exporter",
@@ -66,7 +85,7 @@ def bootstrap(
     endpoint: str | None = None,
     protocol: str | None = None,
     headers: Mapping[str, str] | str | None = None,
-    resource_attributes: Mapping[str, Any] | None = None,
+    resource_attributes: Mapping[str, AttributeValue] | None = None,
     instrument: Iterable[str] = (),
     flush_timeout: float = 1.0,
     span_prefix: str = "cli.",
@@ -157,3 +176,11 @@ def reconfigure(
         msg = str(exc).replace("lazyotel.bootstrap(", "lazyotel.reconfigure(", 1)
         raise type(exc)(msg) from None
     _provider.apply_live(changed)
+
+
+# Public objects say where users find them (``lazyotel.trace_command``), not which private
+# module defines them: reprs, docs and pickles show the public path.
+for _name in __all__:
+    if not _name.startswith("__"):
+        globals()[_name].__module__ = __name__
+del _name, annotations, TYPE_CHECKING  # only the names in __all__ are public
