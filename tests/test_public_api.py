@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -93,13 +95,12 @@ def test_the_version_has_one_source_and_is_served_lazily() -> None:
     from lazyotel import _version
 
     assert lazyotel.__version__ == _version.__version__ == version("lazyotel")
-    out = subprocess.run(
-        [sys.executable, "-c", "import sys, lazyotel; print('lazyotel._version' in sys.modules)"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert out.strip() == "False"
+    code = "import sys, lazyotel; print('lazyotel._version' in sys.modules, '__version__' in vars(lazyotel))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]  # served on first use, not at import
+    pyproject = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
+    assert re.search(r"^version\s*=", pyproject, re.MULTILINE) is None  # not written twice
+    assert 'path = "lazyotel/_version.py"' in pyproject
 
 
 def test_unknown_attributes_still_raise_attribute_error() -> None:
