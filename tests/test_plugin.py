@@ -1,7 +1,8 @@
 """The pytest plugin, run for real with pytester.
 
 In-process (``runpytest_inprocess``) unless the test is about a fresh process: what loading the
-plugin imports, that nothing is printed, threads left at the end of a session, xdist workers.
+plugin imports, that nothing is printed, loading it by name with autoload off (in-process, the
+module is imported already), threads left at the end of a session, xdist workers.
 """
 
 from __future__ import annotations
@@ -206,7 +207,7 @@ def test_loaded_explicitly_when_autoload_is_disabled(
             assert lazyotel_spans.names() == ["cli.cmd"]
         """
     )
-    project.runpytest_inprocess("-q", "-p", "lazyotel").assert_outcomes(passed=1)
+    project.runpytest_subprocess("-q", "-p", "lazyotel").assert_outcomes(passed=1)
 
 
 def test_child_process_inherits_test_mode(project: pytest.Pytester) -> None:
