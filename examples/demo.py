@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from examples.api_server import ApiServer  # noqa: E402
-from lazyotel._receiver import OTLPReceiver, ReceivedSpan, draw_trace, refused_endpoint  # noqa: E402
+from lazyotel._receiver import OTLPReceiver, ReceivedSpan, refused_endpoint  # noqa: E402
+from lazyotel._tree import draw_trace  # noqa: E402
 
 PYTHON = sys.executable
 HELP_RUNS = 7
@@ -49,7 +50,7 @@ def ktrade_argv(*args: str, module: str = "examples.ktrade") -> list[str]:
     return [PYTHON, "-m", module, *args]
 
 
-# -- drawing a trace: lazyotel._receiver.draw_trace (shared with `python -m lazyotel receive`) ------
+# -- drawing a trace: lazyotel._tree.draw_trace (shared with `python -m lazyotel receive`) ------
 
 
 def wait_until_quiet(receiver: OTLPReceiver, timeout: float = 3.0) -> list[ReceivedSpan]:

@@ -152,7 +152,8 @@ def receive(args: argparse.Namespace) -> int:
     """Run a receiver; print each trace as a tree once its spans stop arriving; return the exit code."""
     import time
 
-    from ._receiver import OTLPReceiver, draw_trace
+    from ._receiver import OTLPReceiver
+    from ._tree import draw_trace
 
     port = DEFAULT_PORTS[args.protocol] if args.port is None else args.port
     try:

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from lazyotel._receiver import OTLPReceiver, ReceivedEvent, ReceivedSpan, draw_trace, refused_endpoint
+from lazyotel._receiver import OTLPReceiver, ReceivedEvent, ReceivedSpan, refused_endpoint
+from lazyotel._tree import draw_trace
 
 
 @contextmanager
