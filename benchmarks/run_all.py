@@ -7,7 +7,7 @@ Each module's ``main()`` returns its rows (dicts). The preferred shape is
 ``{"benchmark", "a", "b", "ratio", "detail", "goal"}``: ``a`` measured against ``b``, side by side
 in one run, ``ratio = a / b``. Rows of another shape are shown too: a ``case`` or ``candidate``
 names the row, the first of ``ratio`` / ``figure`` / ``x_*`` is the figure, the rest is detail.
-``--markdown FILE`` also writes the table as Markdown (for the README). A benchmark that fails
+``--markdown FILE`` also writes the table as Markdown (for benchmarks/README.md). A benchmark that fails
 is reported in the table and makes the exit code 1; the others still run.
 """
 

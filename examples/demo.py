@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from examples.api_server import ApiServer  # noqa: E402
 from lazyotel._receiver import OTLPReceiver, ReceivedSpan, refused_endpoint  # noqa: E402
+from lazyotel._tree import draw_trace  # noqa: E402
 
 PYTHON = sys.executable
 HELP_RUNS = 7
@@ -49,66 +50,7 @@ def ktrade_argv(*args: str, module: str = "examples.ktrade") -> list[str]:
     return [PYTHON, "-m", module, *args]
 
 
-# -- drawing a trace ------------------------------------------------------------------------------
-
-
-def _ms(span: ReceivedSpan) -> float:
-    return (span.end_ns - span.start_ns) / 1e6
-
-
-def _details(span: ReceivedSpan) -> str:
-    attrs = span.attributes
-    parts = []
-    status = attrs.get("http.response.status_code", attrs.get("http.status_code"))
-    if status is not None:
-        parts.append(str(status))
-    if span.kind == "CLIENT":
-        url = str(attrs.get("url.full", attrs.get("http.url", "")))
-        parts.append(re.sub(r"^https?://[^/]+", "", url))
-    if "cli.args" in attrs:
-        args = json.loads(attrs["cli.args"])
-        shown = [*map(str, args.get("args", [])), *(f"{k}={v}" for k, v in args.get("kwargs", {}).items())]
-        parts.append(" ".join(shown)[:60])
-    for key in ("operation.id", "process.exit.code"):
-        if key in attrs:
-            parts.append(f"{key}={attrs[key]}")
-    if span.status_code != "UNSET":
-        parts.append(f"status={span.status_code}")
-    return "  ".join(parts)
-
-
-def draw(spans: list[ReceivedSpan]) -> list[str]:
-    """One trace as a tree with a timeline column; the CLI span is the root."""
-    by_parent: dict[str | None, list[ReceivedSpan]] = {}
-    for span in sorted(spans, key=lambda s: s.start_ns):
-        by_parent.setdefault(span.parent_span_id, []).append(span)
-    roots = by_parent.get(None, [])
-    t0 = min(s.start_ns for s in spans)
-    total = max(max(s.end_ns for s in spans) - t0, 1)
-    lines: list[str] = []
-
-    def walk(span: ReceivedSpan, prefix: str, last: bool, depth: int) -> None:
-        start = int((span.start_ns - t0) / total * BAR)
-        width = max(int(_ms(span) * 1e6 / total * BAR), 1)
-        bar = (" " * start + "█" * width)[:BAR].ljust(BAR)
-        branch = "" if depth == 0 else ("└─ " if last else "├─ ")
-        label = f"{prefix}{branch}{span.name}"
-        service = span.resource.get("service.name", "?")
-        lines.append(
-            f"  {bar} {_ms(span):8.1f} ms  {label:<44} {span.kind:<8} {service:<10} {_details(span)}"
-        )
-        kids = by_parent.get(span.span_id, [])
-        for i, kid in enumerate(kids):
-            walk(
-                kid,
-                prefix + ("" if depth == 0 else ("   " if last else "│  ")),
-                i == len(kids) - 1,
-                depth + 1,
-            )
-
-    for root in roots:
-        walk(root, "", True, 0)
-    return lines
+# -- drawing a trace: lazyotel._tree.draw_trace (shared with `python -m lazyotel receive`) ------
 
 
 def wait_until_quiet(receiver: OTLPReceiver, timeout: float = 3.0) -> list[ReceivedSpan]:
@@ -145,7 +87,7 @@ def run_command(receiver: OTLPReceiver, api: ApiServer, args: list[str], interru
     spans = wait_until_quiet(receiver)
     for trace_id in dict.fromkeys(span.trace_id for span in spans):
         print(f"  trace {trace_id}")
-        print("\n".join(draw([s for s in spans if s.trace_id == trace_id])))
+        print("\n".join(draw_trace([s for s in spans if s.trace_id == trace_id], BAR)))
     return out
 
 

@@ -20,14 +20,22 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
     from typing import Any, NoReturn, Union
 
-    _Endpoint = Union[str, Callable[[], Union[str, None]], None]
-    _Headers = Union[Mapping[str, str], str, Callable[[], Union[Mapping[str, str], str, None]], None]
-    _Resource = Union[Mapping[str, Any], Callable[[], Union[Mapping[str, Any], None]], None]
+    from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.util.types import AttributeValue
 
     from ._app import trace_app
-    from ._config import CaptureSpec, ExporterSpec
+    from ._config import CaptureSpec
 
-__version__ = "0.1.0.dev0"
+    _Endpoint = Union[str, Callable[[], Union[str, None]], None]
+    _Headers = Union[Mapping[str, str], str, Callable[[], Union[Mapping[str, str], str, None]], None]
+    _Resource = Union[
+        Mapping[str, AttributeValue], Callable[[], Union[Mapping[str, AttributeValue], None]], None
+    ]
+
+    #: ``exporter=``: a name, an exporter object, or a factory that returns one.
+    ExporterSpec = Union[str, SpanExporter, Callable[[], SpanExporter], None]
+
+    __version__: str
 
 __all__ = [
     "__version__",
@@ -42,6 +50,8 @@ __all__ = [
 ]
 
 _UNSET: Any = object()
+
+
 _BOOTSTRAP_PARAMS = (
     "service_name",
     "exporter",
@@ -62,11 +72,17 @@ _BOOTSTRAP_PARAMS = (
 
 
 def __getattr__(name: str) -> Any:
-    # ``trace_app`` lives in its own module, loaded on first use: loading the pytest plugin (which
-    # imports this package in every test session) stays within its module budget.
+    # Served on first use, so ``import lazyotel`` does not pay for them: the version lives in
+    # one place, _version.py (hatch reads it too); ``trace_app`` in its own module (loading the
+    # pytest plugin, which imports this package in every test session, stays cheap).
+    if name == "__version__":
+        from ._version import __version__
+
+        return __version__
     if name == "trace_app":
         from ._app import trace_app
 
+        trace_app.__module__ = __name__
         globals()["trace_app"] = trace_app
         return trace_app
     msg = f"module 'lazyotel' has no attribute {name!r}"
@@ -74,7 +90,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), "trace_app"})
+    return sorted({*globals(), "__version__", "trace_app"})
 
 
 def _unknown_keywords(func: str, unknown: Mapping[str, object], valid: Iterable[str]) -> NoReturn:
@@ -247,3 +263,11 @@ def reconfigure(
         return False
     _provider.apply_live(changed)
     return True
+
+
+# Public objects say where users find them (``lazyotel.trace_command``), not which private
+# module defines them: reprs, docs and pickles show the public path.
+for _name in __all__:
+    if _name in globals() and not _name.startswith("__"):  # the lazy ones: see __getattr__
+        globals()[_name].__module__ = __name__
+del _name, annotations, TYPE_CHECKING  # only the names in __all__ are public

@@ -1,4 +1,4 @@
-"""``python -m lazyotel``: lazyotel's command line. One subcommand for now: ``doctor``.
+"""``python -m lazyotel``: lazyotel's command line: ``doctor`` and ``receive``.
 
 argparse is fine here: this module is never on a CLI's start-up path.
 """
@@ -79,11 +79,26 @@ def _forbid(text: str) -> list[str]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+RECEIVE_DESCRIPTION = """\
+Run an OTLP collector on 127.0.0.1 and print every trace that arrives as a tree with a timeline:
+a local collector for a first try, no install beyond 'pip install lazyotel[testing]'. It listens
+where OpenTelemetry exporters send by default (OTLP/HTTP on port 4318, gRPC on 4317), so a CLI
+using lazyotel needs no configuration to reach it. Stop it with Ctrl-C."""
+RECEIVE_EPILOG = """\
+examples:
+  python -m lazyotel receive                   # then, in another terminal: mycli some command
+  python -m lazyotel receive --protocol grpc   # OTEL_EXPORTER_OTLP_PROTOCOL=grpc for the CLI
+  python -m lazyotel receive --port 0 --count 1   # a free port; exit once one span arrived"""
+#: OpenTelemetry's default OTLP ports, where an unconfigured exporter sends.
+DEFAULT_PORTS = {"http/protobuf": 4318, "grpc": 4317}
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     """The ``python -m lazyotel`` parser and its ``doctor`` subparser."""
     parser = argparse.ArgumentParser(
         prog="python -m lazyotel",
-        description="lazyotel's tools. Run 'python -m lazyotel doctor --help' for the doctor.",
+        description="lazyotel's tools. Run 'python -m lazyotel doctor --help' for the doctor, "
+        "'python -m lazyotel receive --help' for the local collector.",
     )
     subparsers = parser.add_subparsers(dest="subcommand", metavar="SUBCOMMAND")
     doctor = subparsers.add_parser(
@@ -114,7 +129,82 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     add("--keep-env", action="store_true", help="pass the environment as is (see 'how COMMAND runs')")
     add("--timeout", metavar="SECONDS", type=_seconds, help="kill COMMAND after this long (exit 4)")
     add("stray", nargs="*", help=argparse.SUPPRESS)
+    receive = subparsers.add_parser(
+        "receive",
+        help="run a local OTLP collector and print arriving traces as trees",
+        description=RECEIVE_DESCRIPTION,
+        epilog=RECEIVE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    receive.add_argument(
+        "--protocol",
+        choices=("http/protobuf", "grpc"),
+        default="http/protobuf",
+        help="OTLP over HTTP (default) or gRPC",
+    )
+    receive.add_argument(
+        "--port", type=_count, help="port on 127.0.0.1 (default 4318, 4317 for gRPC; 0: a free one)"
+    )
+    receive.add_argument("--count", metavar="N", type=_count, help="exit 0 once N spans have arrived")
+    receive.add_argument(
+        "--timeout", metavar="SECONDS", type=_seconds, help="exit 1 if still running after this long"
+    )
     return parser, doctor
+
+
+def receive(args: argparse.Namespace) -> int:
+    """Run a receiver; print each trace as a tree once its spans stop arriving; return the exit code."""
+    import time
+
+    from ._receiver import OTLPReceiver
+    from ._tree import draw_trace
+
+    port = DEFAULT_PORTS[args.protocol] if args.port is None else args.port
+    try:
+        receiver = OTLPReceiver(args.protocol, port=port).start()
+    except ImportError as exc:
+        print(f"lazyotel receive: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(
+            f"lazyotel receive: error: cannot listen on 127.0.0.1:{port} ({exc}); "
+            "is a collector already running? --port 0 picks a free port",
+            file=sys.stderr,
+        )
+        return 1
+    protocol = "" if args.protocol == "http/protobuf" else " OTEL_EXPORTER_OTLP_PROTOCOL=grpc"
+    print(
+        f"lazyotel receive: listening on {receiver.endpoint} ({args.protocol}); Ctrl-C to stop\n"
+        f"  send to it: OTEL_EXPORTER_OTLP_ENDPOINT={receiver.endpoint}{protocol} mycli ...",
+        file=sys.stderr,
+        flush=True,
+    )
+    deadline = None if args.timeout is None else time.monotonic() + args.timeout
+    shown = 0
+    try:
+        while args.count is None or shown < args.count:
+            if deadline is not None and time.monotonic() > deadline:
+                print(f"lazyotel receive: {shown} spans within {args.timeout:g} s", file=sys.stderr)
+                return 1
+            try:
+                spans = receiver.wait_for(shown + 1, timeout=0.2)
+            except TimeoutError:
+                continue
+            while True:  # a trace's spans come in several exports: draw once they stop coming
+                time.sleep(0.3)
+                if len(receiver.spans) == len(spans):
+                    break
+                spans = receiver.spans
+            new = spans[shown:]
+            for trace_id in dict.fromkeys(span.trace_id for span in new):
+                print(f"trace {trace_id}")
+                print("\n".join(draw_trace([s for s in spans if s.trace_id == trace_id])), flush=True)
+            shown = len(spans)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        receiver.stop()
+    return 0
 
 
 def render_text(report: _doctor.ImportReport, top: int = 10) -> str:
@@ -223,6 +313,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.subcommand is None:
         parser.print_help(sys.stderr)
         return _doctor.EXIT_USAGE
+    if args.subcommand == "receive":
+        if command:
+            parser.error("receive takes no command")
+        return receive(args)
     if args.stray:
         doctor_parser.error(
             f"put the command after '--', e.g. python -m lazyotel doctor -- {' '.join(args.stray)}"

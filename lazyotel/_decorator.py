@@ -8,6 +8,8 @@ path imports the OpenTelemetry API, ``_follow`` and ``_capture`` on its first ca
 
 from __future__ import annotations
 
+import sys
+
 from . import _config, _provider
 from ._config import SETTINGS, STATE
 from ._provider import RUNTIME
@@ -17,9 +19,12 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from typing import Any, NoReturn, TypeVar, overload
 
+    from opentelemetry.util.types import AttributeValue
+
     from ._config import CaptureSpec
 
-    _F = TypeVar("_F")
+    # Bound to callables so that a name (a str) never matches the bare form's overload.
+    _F = TypeVar("_F", bound=Callable[..., Any])
 else:
 
     def overload(fn: object) -> object:  # ``typing`` costs milliseconds; the overloads are for checkers
@@ -45,9 +50,9 @@ def trace_command(name: _F, /) -> _F: ...
 def trace_command(  # noqa: F811 - ruff does not see through the TYPE_CHECKING-only import
     name: str | None = None,
     *,
-    attributes: Mapping[str, Any] | None = None,
+    attributes: Mapping[str, AttributeValue] | None = None,
     capture_args: CaptureSpec | None = None,
-    result_attributes: Callable[[Any], Mapping[str, Any] | None] | None = None,
+    result_attributes: Callable[[Any], Mapping[str, AttributeValue] | None] | None = None,
 ) -> Callable[[_F], _F]: ...
 
 
@@ -171,11 +176,34 @@ def _decorate(target: Any, name: str | None, options: _Options) -> Any:
         raise TypeError(msg)
     if not callable(target):
         _type_error("<target>", target, "a function, method or callable object")
+    _warn_if_click_command(target)
     if _code_of(target) is not None or getattr(type(target).__call__, "__code__", None) is None:
         # A function, a bound method, a partial of one, or a builtin.
         skip = 1 if _looks_like_method(target) else 0
         return _wrap(target, name, options, skip, target)
     return TracedCallable(target, name, options)
+
+
+def _warn_if_click_command(target: object) -> None:
+    """Warn when ``@trace_command`` sits above ``@click.command()`` (the wrong order).
+
+    click registers the function its decorator received, so a traced wrapper around the
+    resulting ``click.Command`` would never run. click is looked up, never imported: a click
+    command exists only once click is imported. (typer's ``@app.command()`` returns the function
+    unchanged, so there the wrong order cannot be seen.)
+    """
+    click = sys.modules.get("click")
+    command_type = getattr(click, "Command", None)
+    if command_type is None or not isinstance(target, command_type):
+        return
+    import warnings
+
+    name = getattr(target, "name", None) or "?"
+    msg = (
+        f"lazyotel.trace_command received the click command {name!r}: put @lazyotel.trace_command "
+        "under @click.command() / @app.command(), next to the function, or the command is not traced"
+    )
+    warnings.warn(msg, UserWarning, stacklevel=4)  # _warn.. < _decorate < trace_command < user's line
 
 
 def _code_of(target: Any) -> Any:

@@ -78,7 +78,7 @@ def _tracer_from(provider: trace.TracerProvider, args: tuple[Any, ...]) -> trace
     name, version, schema_url, attributes = args
     if attributes is None:  # opentelemetry-api < 1.26 has no ``attributes`` parameter
         return provider.get_tracer(name, version, schema_url)
-    return provider.get_tracer(name, version, schema_url, attributes)
+    return provider.get_tracer(name, version, schema_url, attributes)  # type: ignore[call-arg,unused-ignore]
 
 
 class FollowingTracer(trace.Tracer):

@@ -18,6 +18,15 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from opentelemetry.trace import Tracer
+    from opentelemetry.util.types import Attributes
+
+    # For checkers LazyTracer is the OpenTelemetry Tracer it stands in for; at run time it
+    # must not import OpenTelemetry, so it derives from object.
+    _TracerBase = Tracer
+else:
+    _TracerBase = object
+
 
 class Runtime:
     """What activation built. Swapped pieces are replaced whole, never mutated in place."""
@@ -237,7 +246,7 @@ def deactivate(timeout: float) -> None:
         run_bounded(switch.shutdown, timeout, "shutdown")
 
 
-class LazyTracer:
+class LazyTracer(_TracerBase):
     """A tracer that is safe to create at module level: it imports nothing until used.
 
     Each span asks whether tracing is on. If not (``off`` or ``test`` mode, after
@@ -254,7 +263,7 @@ class LazyTracer:
         name: str,
         version: str | None = None,
         schema_url: str | None = None,
-        attributes: Any = None,
+        attributes: Attributes = None,
     ) -> None:
         self._args = (name, version, schema_url, attributes)
         self._tracer: Any = None
@@ -324,8 +333,8 @@ def get_tracer(
     name: str,
     version: str | None = None,
     schema_url: str | None = None,
-    attributes: Any = None,
-) -> LazyTracer:
+    attributes: Attributes = None,
+) -> Tracer:
     """Return a tracer that is free to create and safe to keep at module level.
 
     Args:

@@ -1,7 +1,8 @@
-"""A real OTLP trace receiver on 127.0.0.1, for tests and the demo.
+"""A real OTLP trace receiver on 127.0.0.1: ``lazyotel.testing.OTLPReceiver``.
 
-It decodes the real protobuf (``opentelemetry-proto``), so a test sees exactly what a
-collector would see::
+For users' end-to-end tests, lazyotel's own tests, the demo and ``python -m lazyotel receive``.
+It decodes the real protobuf (``opentelemetry-proto``; gRPC through ``grpcio``: both come with
+the ``lazyotel[testing]`` extra), so a test sees exactly what a collector would see::
 
     with OTLPReceiver() as receiver:                      # or protocol="grpc"
         run_child(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint)
@@ -13,7 +14,7 @@ collector would see::
 ``refused_endpoint()`` gives a URL whose port refuses connections (a dead one).
 
 Importing this module is cheap: the servers, ``grpc`` and the protobuf classes are imported
-when a receiver starts.
+when a receiver starts. ``lazyotel._tree.draw_trace`` draws what it received.
 """
 
 from __future__ import annotations
@@ -26,9 +27,20 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
     from typing import Any
 
-__all__ = ["OTLPReceiver", "ReceivedEvent", "ReceivedExport", "ReceivedSpan", "refused_endpoint"]
+__all__ = [
+    "OTLPReceiver",
+    "ReceivedEvent",
+    "ReceivedExport",
+    "ReceivedSpan",
+    "refused_endpoint",
+]
 
 PROTOCOLS = ("http/protobuf", "grpc")
+#: What each protocol needs beyond the standard library (module -> distribution).
+_NEEDS = {
+    "http/protobuf": {"opentelemetry.proto": "opentelemetry-proto"},
+    "grpc": {"opentelemetry.proto": "opentelemetry-proto", "grpc": "grpcio"},
+}
 BEHAVIOURS = ("ok", "silent")
 TRACES_PATH = "/v1/traces"
 
@@ -191,20 +203,27 @@ class OTLPReceiver:
         protocol: ``"http/protobuf"`` (POST ``/v1/traces``) or ``"grpc"``.
         behaviour: ``"ok"`` answers every export with success; ``"silent"`` accepts the
             connection, reads the request and never answers.
+        port: The port to listen on; 0 (the default) picks a free one.
 
     Use it as a context manager (or call ``start()``/``stop()``). Every method is thread-safe.
+    It needs the ``lazyotel[testing]`` extra: ``start()`` raises ``ImportError`` naming it when
+    a package is missing.
     """
 
-    def __init__(self, protocol: str = "http/protobuf", behaviour: str = "ok") -> None:
+    def __init__(self, protocol: str = "http/protobuf", behaviour: str = "ok", port: int = 0) -> None:
         if protocol not in PROTOCOLS:
             msg = f"OTLPReceiver(protocol={protocol!r}): choose one of {', '.join(PROTOCOLS)}"
             raise ValueError(msg)
         if behaviour not in BEHAVIOURS:
             msg = f"OTLPReceiver(behaviour={behaviour!r}): choose one of {', '.join(BEHAVIOURS)}"
             raise ValueError(msg)
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+            msg = f"OTLPReceiver(port={port!r}): expected a port number from 0 to 65535 (0: a free port)"
+            raise ValueError(msg)
         self.protocol = protocol
         self.behaviour = behaviour
-        self.port = 0
+        self._requested_port = port
+        self.port = 0  # the bound port, once started
         self._changed = threading.Condition()
         self._spans: list[ReceivedSpan] = []
         self._exports: list[ReceivedExport] = []
@@ -272,6 +291,7 @@ class OTLPReceiver:
         if self.port:
             msg = "OTLPReceiver is already started"
             raise RuntimeError(msg)
+        self._check_packages()
         if self.protocol == "grpc":
             self._start_grpc()
         elif self.behaviour == "silent":
@@ -294,6 +314,21 @@ class OTLPReceiver:
 
     def __repr__(self) -> str:
         return f"<OTLPReceiver {self.protocol} {self.behaviour} {self.endpoint} spans={len(self.spans)}>"
+
+    def _check_packages(self) -> None:
+        import importlib.util
+
+        for module, distribution in _NEEDS[self.protocol].items():
+            try:
+                found = importlib.util.find_spec(module) is not None
+            except ImportError:  # a parent package is missing
+                found = False
+            if not found:
+                msg = (
+                    f"lazyotel.testing.OTLPReceiver(protocol={self.protocol!r}) needs {distribution}, "
+                    "which is not installed; install it with: pip install 'lazyotel[testing]'"
+                )
+                raise ImportError(msg, name=module)
 
     def _serve(self, target: Any, name: str, *args: Any) -> threading.Thread:
         thread = threading.Thread(target=target, args=args, name=f"otlp-receiver-{name}", daemon=True)
@@ -351,7 +386,7 @@ class OTLPReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # keep the test output clean
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server = ThreadingHTTPServer(("127.0.0.1", self._requested_port), Handler)
         server.daemon_threads = True
         self.port = server.server_address[1]
         thread = self._serve(lambda: server.serve_forever(poll_interval=0.05), "http")
@@ -372,7 +407,7 @@ class OTLPReceiver:
         """A raw socket server: accepts, reads and holds every connection, answers nothing."""
         import socket
 
-        listener = socket.create_server(("127.0.0.1", 0))
+        listener = socket.create_server(("127.0.0.1", self._requested_port))
         listener.settimeout(0.05)  # so the accept loop sees stop()
         self.port = listener.getsockname()[1]
         held: list[socket.socket] = []
@@ -425,7 +460,11 @@ class OTLPReceiver:
         executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="otlp-receiver-grpc")
         server = grpc.server(executor)
         pb_grpc.add_TraceServiceServicer_to_server(Servicer(), server)  # type: ignore[no-untyped-call]
-        self.port = server.add_insecure_port("127.0.0.1:0")
+        self.port = server.add_insecure_port(f"127.0.0.1:{self._requested_port}")
+        if not self.port:  # grpc returns 0 instead of raising when the port is taken
+            executor.shutdown(wait=False)
+            msg = f"OTLPReceiver: cannot listen on 127.0.0.1:{self._requested_port} (in use?)"
+            raise OSError(msg)
         server.start()
 
         def stop() -> None:

@@ -7,27 +7,36 @@ Under pytest, decorated commands run untraced (test mode) unless a test asks for
     assert spans.names() == ["cli.my_command"]
 
 ``reset()`` restores OpenTelemetry's and lazyotel's globals; the pytest plugin's
-``lazyotel_spans`` fixture wraps both. Importing this module imports nothing heavy.
+``lazyotel_spans`` fixture wraps both. ``OTLPReceiver`` is a real OTLP collector on
+127.0.0.1 (extra ``lazyotel[testing]``). Importing this module imports nothing heavy: the
+receiver's module is imported when ``OTLPReceiver`` is first looked up.
 """
 
 from __future__ import annotations
 
-import sys
 from contextlib import contextmanager
 
 from . import _config, _provider
-from ._config import STATE
 from ._doctor import ImportReport, assert_no_imports, check_imports
-from ._provider import RUNTIME
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import Any
 
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.util.types import AttributeValue
+
+    from ._receiver import OTLPReceiver, ReceivedEvent, ReceivedExport, ReceivedSpan
+
 __all__ = [
     "CapturedSpans",
     "ImportReport",
+    "OTLPReceiver",
+    "ReceivedEvent",
+    "ReceivedExport",
+    "ReceivedSpan",
     "assert_no_imports",
     "capture_spans",
     "check_imports",
@@ -36,39 +45,54 @@ __all__ = [
     "reset",
 ]
 
+#: Served by ``__getattr__`` from ``lazyotel._receiver``, imported on first use.
+_RECEIVER_NAMES = ("OTLPReceiver", "ReceivedEvent", "ReceivedExport", "ReceivedSpan")
+
 #: How long ``reset()`` waits for an old provider to shut down.
-RESET_TIMEOUT = 2.0
+_RESET_TIMEOUT = 2.0
+
+
+def __getattr__(name: str) -> object:
+    if name in _RECEIVER_NAMES:
+        from . import _receiver
+
+        value: type = getattr(_receiver, name)
+        value.__module__ = __name__  # where users find it, as for every public name here
+        globals()[name] = value  # looked up once
+        return value
+    msg = f"module 'lazyotel.testing' has no attribute {name!r}"
+    raise AttributeError(msg)
 
 
 class CapturedSpans:
     """The spans finished while ``capture_spans()`` is open, oldest first, with helpers."""
 
-    def __init__(self, exporter: Any) -> None:
+    def __init__(self, exporter: InMemorySpanExporter) -> None:
         self._exporter = exporter
 
     @property
-    def spans(self) -> list[Any]:
+    def spans(self) -> list[ReadableSpan]:
         """The finished spans (``opentelemetry.sdk.trace.ReadableSpan``), oldest first."""
         return list(self._exporter.get_finished_spans())
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[ReadableSpan]:
         return iter(self.spans)
 
     def __len__(self) -> int:
         return len(self.spans)
 
-    def __getitem__(self, index: int) -> Any:
+    def __getitem__(self, index: int) -> ReadableSpan:
         return self.spans[index]
 
     def names(self) -> list[str]:
         """The span names, oldest first."""
         return [span.name for span in self.spans]
 
-    def by_name(self, name: str) -> list[Any]:
+    def by_name(self, name: str) -> list[ReadableSpan]:
         """Every finished span called ``name``."""
         return [span for span in self.spans if span.name == name]
 
-    def get(self, name: str) -> Any:
+    def get(self, name: str) -> ReadableSpan:
         """The one finished span called ``name``.
 
         Raises:
@@ -80,21 +104,23 @@ class CapturedSpans:
             raise LookupError(msg)
         return found[0]
 
-    def attributes(self, name: str) -> dict[str, Any]:
+    def attributes(self, name: str) -> dict[str, AttributeValue]:
         """The attributes of the one span called ``name``, as a plain dict."""
         return dict(self.get(name).attributes or {})
 
-    def parent(self, span: Any) -> Any | None:
+    def parent(self, span: ReadableSpan) -> ReadableSpan | None:
         """The captured parent of ``span``, or None (a root, or a parent not captured)."""
         if span.parent is None:
             return None
         for candidate in self.spans:
-            if candidate.context.span_id == span.parent.span_id:
+            if candidate.context is not None and candidate.context.span_id == span.parent.span_id:
                 return candidate
         return None
 
-    def children(self, span: Any) -> list[Any]:
+    def children(self, span: ReadableSpan) -> list[ReadableSpan]:
         """The captured spans whose parent is ``span``."""
+        if span.context is None:  # only a span still being built has none
+            return []
         span_id = span.context.span_id
         return [s for s in self.spans if s.parent is not None and s.parent.span_id == span_id]
 
@@ -154,21 +180,21 @@ def capture_spans(*, deterministic_ids: bool = False) -> Iterator[CapturedSpans]
     service = _config.SETTINGS.service_name or "lazyotel-test"
     provider = TracerProvider(resource=Resource.create({"service.name": service}), **kwargs)
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    previous = RUNTIME.override
-    RUNTIME.override = provider
+    previous = _provider.RUNTIME.override
+    _provider.RUNTIME.override = provider
     lent = _follow.lend_global()
-    STATE.forced += 1
+    _config.STATE.forced += 1
     _config.refresh()
     _provider.arm_instrumentations()
     try:
         yield CapturedSpans(exporter)
     finally:
-        STATE.forced = max(STATE.forced - 1, 0)  # 0 already if the block called reset()
-        RUNTIME.override = previous
+        _config.STATE.forced = max(_config.STATE.forced - 1, 0)  # 0 already if the block called reset()
+        _provider.RUNTIME.override = previous
         if lent:
             _follow.withdraw_global()
         _config.refresh()
-        provider.shutdown()
+        provider.shutdown()  # type: ignore[no-untyped-call,unused-ignore]  # untyped before 1.2x
 
 
 @contextmanager
@@ -178,15 +204,15 @@ def enabled() -> Iterator[None]:
     On leaving, the spans are flushed and lazyotel's pipeline is shut down (within
     ``flush_timeout``), so the next test starts untraced again.
     """
-    previous_real = STATE.real
-    STATE.forced += 1
-    STATE.real = True
+    previous_real = _config.STATE.real
+    _config.STATE.forced += 1
+    _config.STATE.real = True
     _config.refresh()
     try:
         yield
     finally:
-        STATE.forced = max(STATE.forced - 1, 0)  # 0 already if the block called reset()
-        STATE.real = previous_real  # inside capture_spans(), spans go back to memory only
+        _config.STATE.forced = max(_config.STATE.forced - 1, 0)  # 0 already if the block called reset()
+        _config.STATE.real = previous_real  # inside capture_spans(), spans go back to memory only
         _provider.deactivate(_config.SETTINGS.effective_flush_timeout())
         _config.refresh()
 
@@ -208,19 +234,21 @@ def reset() -> None:
         RuntimeError: The installed OpenTelemetry keeps its globals somewhere this version of
             lazyotel does not know; the message names the version.
     """
+    import sys
+
     if "lazyotel._instrument" in sys.modules:
         sys.modules["lazyotel._instrument"].disarm()
     if "lazyotel._envcontext" in sys.modules:
         sys.modules["lazyotel._envcontext"].disarm()
-    _provider.deactivate(RESET_TIMEOUT)
-    RUNTIME.override = None
+    _provider.deactivate(_RESET_TIMEOUT)
+    _provider.RUNTIME.override = None
     if "lazyotel._sdk" in sys.modules:
         sys.modules["lazyotel._sdk"].unfunnel_otel_logging()
     _config.reset()
     if "opentelemetry.trace" in sys.modules:
         from . import _globals
 
-        _globals.reset_all(RESET_TIMEOUT)
+        _globals.reset_all(_RESET_TIMEOUT)
 
 
 @contextmanager
@@ -240,3 +268,9 @@ def isolated() -> Iterator[None]:
         reset()
         for name in _config.Settings.__slots__:
             setattr(_config.SETTINGS, name, getattr(saved, name))
+
+
+for _name in __all__:  # public objects say where users find them (reprs, docs, pickles)
+    if _name in globals():
+        globals()[_name].__module__ = __name__
+del _name, annotations, contextmanager, TYPE_CHECKING  # only the names in __all__ are public

@@ -225,3 +225,35 @@ def test_process_exports_the_command_span(subprocess_env: dict[str, str], app: s
     assert traced.returncode == 6
     assert b'"name": "cli.quit_"' in traced.stderr
     assert b'"process.exit.code": 6' in traced.stderr
+
+
+def test_trace_command_above_click_command_warns_at_decoration() -> None:
+    """The wrong order (click registers the undecorated command) is said where it is written."""
+    import click
+
+    import lazyotel
+
+    with pytest.warns(
+        UserWarning, match=r"received the click command 'show'.*under @click.command"
+    ) as caught:
+
+        @lazyotel.trace_command("show")
+        @click.command("show")
+        def show() -> None: ...
+
+    assert caught[0].filename == __file__  # points at the user's decorator line
+
+
+def test_trace_command_in_the_right_order_does_not_warn() -> None:
+    import warnings
+
+    import click
+
+    import lazyotel
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+
+        @click.command("show")
+        @lazyotel.trace_command("show")
+        def show() -> None: ...

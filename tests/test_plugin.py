@@ -1,4 +1,9 @@
-"""The pytest plugin, run for real with pytester in subprocesses."""
+"""The pytest plugin, run for real with pytester.
+
+In-process (``runpytest_inprocess``) unless the test is about a fresh process: what loading the
+plugin imports, that nothing is printed, loading it by name with autoload off (in-process, the
+module is imported already), threads left at the end of a session, xdist workers.
+"""
 
 from __future__ import annotations
 
@@ -83,7 +88,7 @@ def test_fixture_captures_a_decorated_command(project: pytest.Pytester) -> None:
             assert lazyotel.mode() == "test"
         """
     )
-    project.runpytest_subprocess("-q", "-p", "no:randomly").assert_outcomes(passed=2)
+    project.runpytest_inprocess("-q", "-p", "no:randomly").assert_outcomes(passed=2)
 
 
 def test_marker_options_apply(project: pytest.Pytester) -> None:
@@ -103,7 +108,7 @@ def test_marker_options_apply(project: pytest.Pytester) -> None:
             assert "cli.args" not in span.attributes
         """
     )
-    project.runpytest_subprocess("-q").assert_outcomes(passed=1)
+    project.runpytest_inprocess("-q").assert_outcomes(passed=1)
 
 
 def test_marker_typo_fails_with_the_valid_options(project: pytest.Pytester) -> None:
@@ -116,7 +121,7 @@ def test_marker_typo_fails_with_the_valid_options(project: pytest.Pytester) -> N
             pass
         """
     )
-    result = project.runpytest_subprocess("-q")
+    result = project.runpytest_inprocess("-q")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         ["*unknown option 'determinstic_ids'; valid options: capture_args, deterministic_ids, span_prefix*"]
@@ -145,7 +150,7 @@ def test_fixture_keeps_the_clis_bootstrap_and_undoes_the_tests_own(project: pyte
             assert lazyotel_spans[0].resource.attributes["service.name"] == "ktrade"
         """
     )
-    project.runpytest_subprocess("-q", "-p", "no:randomly").assert_outcomes(passed=2)
+    project.runpytest_inprocess("-q", "-p", "no:randomly").assert_outcomes(passed=2)
 
 
 def test_isolate_ini_resets_around_every_test(project: pytest.Pytester) -> None:
@@ -170,7 +175,7 @@ def test_isolate_ini_resets_around_every_test(project: pytest.Pytester) -> None:
             assert trace.get_tracer_provider() is provider
         """
     )
-    project.runpytest_subprocess("-q", "-p", "no:randomly").assert_outcomes(passed=2)
+    project.runpytest_inprocess("-q", "-p", "no:randomly").assert_outcomes(passed=2)
 
 
 def test_disabled_with_p_no_lazyotel(project: pytest.Pytester) -> None:
@@ -180,7 +185,7 @@ def test_disabled_with_p_no_lazyotel(project: pytest.Pytester) -> None:
             pass
         """
     )
-    result = project.runpytest_subprocess("-q", "-p", "no:lazyotel")
+    result = project.runpytest_inprocess("-q", "-p", "no:lazyotel")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*fixture 'lazyotel_spans' not found*"])
 
@@ -222,7 +227,7 @@ def test_child_process_inherits_test_mode(project: pytest.Pytester) -> None:
             assert out.stdout.strip() == "on"
         """
     )
-    project.runpytest_subprocess("-q").assert_outcomes(passed=2)
+    project.runpytest_inprocess("-q").assert_outcomes(passed=2)
 
 
 _GENERATED_CONFTEST = """

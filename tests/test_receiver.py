@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -11,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from lazyotel._receiver import OTLPReceiver, ReceivedEvent, refused_endpoint
+from lazyotel._receiver import OTLPReceiver, ReceivedEvent, ReceivedSpan, refused_endpoint
+from lazyotel._tree import draw_trace
 
 
 @contextmanager
@@ -155,3 +158,146 @@ def test_bad_protocol_or_behaviour_is_rejected() -> None:
         OTLPReceiver(protocol="http/json")
     with pytest.raises(ValueError, match="behaviour='slow'"):
         OTLPReceiver(behaviour="slow")
+
+
+# -- the public receiver: lazyotel.testing.OTLPReceiver and `python -m lazyotel receive` ---------
+
+
+def test_the_receiver_is_public_in_lazyotel_testing() -> None:
+    import lazyotel.testing
+
+    assert lazyotel.testing.OTLPReceiver is OTLPReceiver
+    assert repr(OTLPReceiver).startswith("<class 'lazyotel.testing.OTLPReceiver'")
+
+
+def test_receiver_listens_on_the_port_it_is_given() -> None:
+    port = int(refused_endpoint().rsplit(":", 1)[1])  # free a moment ago
+    with OTLPReceiver(port=port) as receiver:
+        assert receiver.endpoint == f"http://127.0.0.1:{port}"
+        with pytest.raises(OSError):  # taken now
+            OTLPReceiver(port=port).start()
+    with pytest.raises(ValueError, match="port=70000"):
+        OTLPReceiver(port=70000)
+
+
+_MISSING = """
+import sys
+sys.modules[sys.argv[1]] = None  # what an uninstalled package looks like to the import system
+from lazyotel.testing import OTLPReceiver
+receiver = OTLPReceiver(protocol=sys.argv[2])
+try:
+    receiver.start()
+except ImportError as exc:
+    print(exc)
+    sys.exit(3)
+"""
+
+
+@pytest.mark.parametrize(
+    ("missing", "protocol", "distribution"),
+    [
+        ("opentelemetry.proto", "http/protobuf", "opentelemetry-proto"),
+        ("grpc", "grpc", "grpcio"),
+    ],
+)
+def test_a_missing_package_names_the_testing_extra(
+    subprocess_env: dict[str, str], missing: str, protocol: str, distribution: str
+) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", _MISSING, missing, protocol],
+        check=False,
+        env=subprocess_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert f"needs {distribution}, which is not installed" in proc.stdout
+    assert "pip install 'lazyotel[testing]'" in proc.stdout
+
+
+def _span(name: str, span_id: str, parent: str | None, start: int, end: int, **attrs: Any) -> ReceivedSpan:
+    return ReceivedSpan(
+        name=name,
+        trace_id="ab" * 16,
+        span_id=span_id,
+        parent_span_id=parent,
+        kind="INTERNAL",
+        status_code="UNSET",
+        status_message="",
+        attributes=attrs,
+        events=[],
+        start_ns=start,
+        end_ns=end,
+        resource={"service.name": "svc"},
+        scope="s",
+    )
+
+
+def test_draw_trace_draws_a_tree_with_a_timeline() -> None:
+    spans = [
+        _span("child-2", "03", "01", 60, 100),
+        _span("cli.deploy", "01", None, 0, 100, **{"cli.args": '{"args": ["prod"], "kwargs": {"n": 2}}'}),
+        _span("child-1", "02", "01", 0, 50),
+        _span("grandchild", "04", "02", 10, 20),
+        _span("orphan", "05", "ff", 0, 10),  # its parent never arrived: drawn as a root
+    ]
+    lines = draw_trace(spans, width=10)
+    names = [line.split(" ms  ", 1)[1].split(" INTERNAL")[0].strip() for line in lines]
+    assert names == ["cli.deploy", "├─ child-1", "│  └─ grandchild", "└─ child-2", "orphan"]
+    assert lines[0].startswith("  ██████████ ")  # the root spans the whole timeline
+    assert "prod n=2" in lines[0]
+    assert draw_trace([]) == []
+
+
+def test_python_m_lazyotel_receive_prints_arriving_traces(subprocess_env: dict[str, str]) -> None:
+    """A local collector for a first try: a traced command's spans, drawn as the demo draws them."""
+    receive = subprocess.Popen(
+        [sys.executable, "-m", "lazyotel", "receive", "--port", "0", "--count", "2", "--timeout", "60"],
+        env=subprocess_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert receive.stderr is not None
+        banner = receive.stderr.readline()
+        assert banner.startswith("lazyotel receive: listening on http://127.0.0.1:"), banner
+        endpoint = banner.split()[4]
+        command = (
+            "import lazyotel\n"
+            "lazyotel.bootstrap('hello')\n"
+            "@lazyotel.trace_command\n"
+            "def hello(name):\n"
+            "    with lazyotel.get_tracer('t').start_as_current_span('greet'):\n"
+            "        return name\n"
+            "hello('world')\n"
+        )
+        env = {**subprocess_env, "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "LAZYOTEL_MODE": "on"}
+        subprocess.run([sys.executable, "-c", command], env=env, check=True, timeout=60)
+        out, err = receive.communicate(timeout=60)
+    finally:
+        receive.kill()
+        receive.wait()
+    assert receive.returncode == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("trace ")
+    assert "cli.hello" in lines[1]
+    assert "hello" in lines[1]  # the service
+    assert "world" in lines[1]  # the command's arguments
+    assert "└─ greet" in lines[2]
+
+
+def test_python_m_lazyotel_receive_reports_a_taken_port(subprocess_env: dict[str, str]) -> None:
+    with OTLPReceiver() as taken:
+        proc = subprocess.run(
+            [sys.executable, "-m", "lazyotel", "receive", "--port", str(taken.port)],
+            check=False,
+            env=subprocess_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert proc.returncode == 1
+    assert "cannot listen on 127.0.0.1:" in proc.stderr
+    assert "--port 0" in proc.stderr
