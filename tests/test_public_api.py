@@ -40,7 +40,7 @@ TESTING_PUBLIC = {
 }
 #: Served on first lookup (module ``__getattr__``), so absent from a fresh ``vars()``.
 LAZY = {
-    "lazyotel": {"__version__"},
+    "lazyotel": {"__version__", "trace_app"},
     "lazyotel.testing": {"OTLPReceiver", "ReceivedEvent", "ReceivedExport", "ReceivedSpan"},
 }
 
