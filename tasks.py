@@ -4,7 +4,9 @@
     python3 tasks.py demo     set up .venv, then run the demo (a traced CLI, its trace shown)
     python3 tasks.py test     set up .venv, then ruff, mypy and the whole test suite, then the
                               testing toolkit's tests again against the lowest supported
-                              OpenTelemetry (1.21) in .venv-lowest
+                              OpenTelemetry (1.21) in .venv-lowest, then the core, exit, fork
+                              and plugin tests on every other supported interpreter found
+                              (one .venv-py3.X each; a missing one is reported and skipped)
     python3 tasks.py bench    set up .venv, then every benchmark in benchmarks/, one table
 
 Each venv is (re)installed only when pyproject.toml changed since it was set up.
@@ -12,8 +14,10 @@ Each venv is (re)installed only when pyproject.toml changed since it was set up.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -37,6 +41,24 @@ LOWEST_PINS = [
 # The tests that exercise what changes with the OpenTelemetry version: the provider reset,
 # span capture, the pytest plugin, activation and export.
 LOWEST_TESTS = ["tests/test_testing.py", "tests/test_plugin.py", "tests/test_core_export.py"]
+# Every supported interpreter: what changes between them is the process's life (exit hooks,
+# threads at shutdown, fork), so these tests run on each one, in .venv-py3.X.
+INTERPRETERS = ["3.9", "3.10", "3.11", "3.12", "3.13"]
+MATRIX_PINS = ["opentelemetry-proto>=1.21", "pytest>=7.4", "pytest-xdist>=3"]
+MATRIX_TESTS = [
+    "tests/test_core_exit.py",
+    "tests/test_core_export.py",
+    "tests/test_core_faults.py",
+    "tests/test_core_lifecycle.py",
+    "tests/test_core_threads.py",
+    "tests/test_hardening_process.py",
+    "tests/test_plugin.py",
+]
+# Python 3.9 resolves a "middle" OpenTelemetry (1.39-1.41): the testing toolkit runs there too.
+MIDDLE_TESTS = ["tests/test_testing.py"]
+# Switch on once the testing toolkit's reset raises no DeprecationWarning on 1.39-1.41
+# (issue 9, item 19): the toolkit's tests then run with -W error::DeprecationWarning there.
+MIDDLE_STRICT_DEPRECATIONS = False
 
 
 def _bin(env: Path, name: str) -> str:
@@ -54,14 +76,19 @@ def _check(*cmd: str) -> None:
         sys.exit(code)
 
 
-def _ensure(env: Path, project: str = ".[dev]", *requirements: str) -> None:
+def _ensure(env: Path, project: str = ".[dev]", *requirements: str, python: str | None = None) -> None:
     stamp = env / ".lazyotel-stamp"
-    key = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + repr(requirements).encode()).hexdigest()
+    # The interpreter counts only for the per-interpreter venvs (the others keep their stamps).
+    extra = repr(requirements) + (repr(python) if python is not None else "")
+    key = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extra.encode()).hexdigest()
     if stamp.exists() and stamp.read_text() == key:
         return
     if not (env / "pyvenv.cfg").exists():
-        print(f"+ python -m venv {env.name}", flush=True)
-        venv.create(env, with_pip=True)
+        if python is None:
+            print(f"+ python -m venv {env.name}", flush=True)
+            venv.create(env, with_pip=True)
+        else:
+            _check(python, "-m", "venv", str(env))
     pip = (_bin(env, "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q")
     _check(*pip, "--upgrade", "pip")
     _check(*pip, "-e", project, *requirements)
@@ -80,6 +107,48 @@ def _pytest(env: Path, *args: str) -> int:
         print("pytest collected no tests", flush=True)
         return 0
     return code
+
+
+def _interpreter(version: str) -> str | None:
+    """``python3.X`` from pyenv's versions (newest patch first), else from PATH; None if absent."""
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    found = glob.glob(str(root / "versions" / f"{version}.*" / "bin" / "python"))
+    patch = lambda path: [int(p) if p.isdigit() else -1 for p in Path(path).parent.parent.name.split(".")]  # noqa: E731
+    found.sort(key=patch, reverse=True)
+    candidates = [*found, shutil.which(f"python{version}")]
+    for candidate in candidates:
+        if candidate and subprocess.call([candidate, "-c", ""], stderr=subprocess.DEVNULL) == 0:
+            return candidate
+    return None
+
+
+def _matrix() -> int:
+    """The core, exit, fork and plugin tests on every supported interpreter but .venv's own."""
+    main = ".".join(map(str, sys.version_info[:2]))
+    ran, missing = [f"{main} (.venv, whole suite)"], []
+    for version in INTERPRETERS:
+        if version == main:
+            continue
+        python = _interpreter(version)
+        if python is None:
+            print(f"+ Python {version}: not found on this machine, skipped", flush=True)
+            missing.append(version)
+            continue
+        env = ROOT / f".venv-py{version}"
+        _ensure(env, ".[otlp,grpc]", *MATRIX_PINS, python=python)
+        tests = MATRIX_TESTS + (MIDDLE_TESTS if version == "3.9" else [])
+        flags = ["-W", "error::DeprecationWarning"] if version == "3.9" and MIDDLE_STRICT_DEPRECATIONS else []
+        print(f"+ the core, exit, fork and plugin tests on Python {version} ({python})", flush=True)
+        code = _pytest(env, "-n", "2", "-p", "no:randomly", *flags, *tests)
+        if code:
+            return code
+        query = "import platform; print(platform.python_version())"
+        exact = subprocess.check_output([_bin(env, "python"), "-c", query])
+        ran.append(f"{exact.decode().strip()} ({env.name})")
+    print("+ interpreters tested: " + ", ".join(ran), flush=True)
+    if missing:
+        print("+ interpreters NOT tested (absent): " + ", ".join(missing), flush=True)
+    return 0
 
 
 def demo() -> int:
@@ -103,7 +172,10 @@ def test() -> int:
         return code
     _ensure(LOWEST, ".", *LOWEST_PINS)
     print("+ the same toolkit tests against the lowest supported OpenTelemetry", flush=True)
-    return _pytest(LOWEST, "-p", "no:randomly", *LOWEST_TESTS)
+    code = _pytest(LOWEST, "-p", "no:randomly", *LOWEST_TESTS)
+    if code:
+        return code
+    return _matrix()
 
 
 def bench() -> int:

@@ -309,7 +309,9 @@ class GuardedExporter(SpanExporter):
             return SpanExportResult.FAILURE
         try:
             result = self.inner.export(spans)
-        except Exception as exc:  # noqa: BLE001
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - asyncio.CancelledError would end the batch thread
             _config.warn_once("lazyotel: span export to %s failed (%s)", self._where(), describe(exc))
             result = SpanExportResult.FAILURE
         if result is SpanExportResult.SUCCESS:
@@ -367,7 +369,12 @@ def _build(factory: Callable[[], Any], label: str) -> Any:
         raise Unavailable(msg)
     built, value = outcome
     if not built:
-        raise value
+        if isinstance(value, Exception):
+            raise value
+        # A BaseException from the factory's thread (asyncio.CancelledError, even SystemExit)
+        # is that thread's fault, never a signal to this one: it must not end the command.
+        msg = f"the {label} exporter factory raised {describe(value)}"
+        raise Unavailable(msg)
     return value
 
 
