@@ -140,7 +140,12 @@ class _Hold:
             import threading
 
             ident = threading.main_thread().ident
-            threading.Thread(target=_deliver, args=(held, ident), name="lazyotel-signal", daemon=True).start()
+            try:
+                threading.Thread(
+                    target=_deliver, args=(held, ident), name="lazyotel-signal", daemon=True
+                ).start()
+            except RuntimeError:  # no thread at interpreter shutdown: deliver at once
+                _deliver(held, ident, wait=False)
 
 
 def _held(signum: int, frame: Any) -> None:
@@ -152,14 +157,14 @@ def _held(signum: int, frame: Any) -> None:
 DELIVER_WITHIN = 2.0
 
 
-def _deliver(signums: list[int], ident: int | None) -> None:
+def _deliver(signums: list[int], ident: int | None, wait: bool = True) -> None:
     """Send held signals to the main thread once it runs the command's code again."""
     import signal
     import time
 
     # Wait until the main thread runs the command's code and waits there (sleep, I/O, a
     # lock: its innermost frame stands still), where a real Ctrl-C would most likely land.
-    deadline = time.monotonic() + DELIVER_WITHIN
+    deadline = time.monotonic() + (DELIVER_WITHIN if wait else 0.0)
     seen: tuple[Any, int] | None = None
     while time.monotonic() < deadline:
         frame = sys._current_frames().get(ident or 0)
@@ -383,26 +388,25 @@ def _flush_in_worker(_: object = None) -> None:
 #: How long a fork waits for another thread's activation to finish (an exporter build is
 #: bounded by 5 s); after that the child starts telemetry afresh.
 FORK_WAIT = 7.0
-_fork_locked = False
+_forking: set[int] = set()  # threads that hold the lock across their fork
 
 
 def _before_fork() -> None:
     """Let an activation in progress finish, so the child inherits a whole pipeline."""
-    global _fork_locked
-    _fork_locked = RUNTIME.lock.acquire(timeout=FORK_WAIT)
+    if RUNTIME.lock.acquire(timeout=FORK_WAIT):
+        _forking.add(_thread.get_ident())
 
 
 def _after_fork_in_parent() -> None:
-    global _fork_locked
-    if _fork_locked:
-        _fork_locked = False
+    ident = _thread.get_ident()
+    if ident in _forking:
+        _forking.discard(ident)
         RUNTIME.lock.release()
 
 
 def _after_fork_in_child() -> None:
     """The child has one thread: locks held by others would be held forever."""
-    global _fork_locked
-    _fork_locked = False
+    _forking.clear()
     RUNTIME.lock = _thread.RLock()
     if RUNTIME.activating:  # the fork did not wait for it: start telemetry afresh in the child
         RUNTIME.activating = RUNTIME.activated = RUNTIME.failed = False
