@@ -316,10 +316,11 @@ def _at_exit() -> None:
     """The bounded exit: the SDK's own unbounded atexit shutdown is never registered."""
     try:
         shutdown(SETTINGS.effective_flush_timeout())
-    except KeyboardInterrupt:
-        # Ctrl-C while the exit waits for the collector: stop waiting, exit as the command
-        # would have without telemetry (no "Exception ignored in atexit callback").
-        _config.debug("exit flush interrupted; spans not yet exported are dropped")
+    except (KeyboardInterrupt, SystemExit) as exc:
+        # Ctrl-C (or a SIGTERM handler's sys.exit) while the exit waits for the collector:
+        # stop waiting and exit as the program would have without telemetry, with its own
+        # exit code and no "Exception ignored in atexit callback" traceback.
+        _config.debug("exit flush interrupted (%s); spans not yet exported are dropped", describe(exc))
 
 
 #: CPython 3.12.0 and 3.12.1 refuse to start a thread once the interpreter shuts down, from

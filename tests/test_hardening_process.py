@@ -195,18 +195,28 @@ sys.exit(3)
 """
 
 
-def test_ctrl_c_during_the_exit_flush_stops_waiting_quietly(subprocess_env: dict[str, str]) -> None:
-    """The exit flush waits on a silent collector; Ctrl-C ends the wait at once, with the
-    program's own exit code and no "Exception ignored in atexit callback" traceback."""
+@pytest.mark.parametrize(
+    ("signum", "handler"),
+    [
+        (signal.SIGINT, ""),
+        (signal.SIGTERM, "import signal, sys\nsignal.signal(signal.SIGTERM, lambda *_: sys.exit(143))\n"),
+    ],
+)
+def test_a_signal_during_the_exit_flush_stops_waiting_quietly(
+    subprocess_env: dict[str, str], signum: int, handler: str
+) -> None:
+    """The exit flush waits on a silent collector; Ctrl-C (or a SIGTERM handler calling
+    sys.exit) ends the wait at once, with the program's own exit code and no "Exception
+    ignored in atexit callback" traceback."""
     with OTLPReceiver(behaviour="silent") as silent:
-        program = EXIT_FLUSH.format(endpoint=silent.endpoint)
+        program = handler + EXIT_FLUSH.format(endpoint=silent.endpoint)
         off = run_child(program, {**subprocess_env, "LAZYOTEL_MODE": "off"}, level=None)
         child = start(program, {**subprocess_env, "LAZYOTEL_MODE": "on"})
         assert child.stdout is not None
         wait_for_line(child.stdout, "done")
         time.sleep(1.0)  # the exit flush is now waiting for the silent collector (up to 8 s)
         sent = time.monotonic()
-        child.send_signal(signal.SIGINT)
+        child.send_signal(signum)
         _out, err = finish(child)
         waited = time.monotonic() - sent
     assert (off.returncode, off.stdout, off.stderr) == (3, "done\n", "")
