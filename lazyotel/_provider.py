@@ -38,7 +38,7 @@ class Runtime:
     def __init__(self) -> None:
         self.lock = _thread.RLock()
         self.activated = False  # activation ran (successfully or not)
-        self.activating = False  # a thread is inside activation (a fork then resets the child)
+        self.activating: int | None = None  # the thread inside activation, if one is
         self.failed = False  # activation failed: telemetry is off for the run
         self.own: Any = None  # the SDK TracerProvider lazyotel built, if it built one
         self.switch: Any = None  # its processor, whose exporter reconfigure() swaps
@@ -68,7 +68,7 @@ def activate() -> None:
     with RUNTIME.lock:
         if RUNTIME.activated:
             return
-        RUNTIME.activating = True
+        RUNTIME.activating = _thread.get_ident()
         hold = _Hold()
         try:
             from . import _sdk
@@ -90,7 +90,7 @@ def activate() -> None:
                 )
         finally:
             RUNTIME.activated = True
-            RUNTIME.activating = False
+            RUNTIME.activating = None
             hold.release()
 
 
@@ -120,10 +120,15 @@ class _Hold:
                 if callable(handler):  # Python handles it (SIG_DFL and SIG_IGN act as before)
                     signal.signal(signum, _held)
                     self.saved.append((signum, handler))
-        except (ValueError, OSError):  # not the main interpreter; a platform without one
+        except Exception:  # noqa: BLE001 - not the main interpreter, say: hold nothing
             self.release()
+        global _holding
+        _holding = self
 
-    def release(self) -> None:
+    def release(self, deliver: bool = True) -> None:
+        global _holding
+        if _holding is self:
+            _holding = None
         if not self.saved:
             return
         import signal
@@ -136,7 +141,7 @@ class _Hold:
                 pass
         self.saved = []
         held, RUNTIME.held = RUNTIME.held, []
-        if held:
+        if held and deliver:
             import threading
 
             ident = threading.main_thread().ident
@@ -146,6 +151,9 @@ class _Hold:
                 ).start()
             except RuntimeError:  # no thread at interpreter shutdown: deliver at once
                 _deliver(held, ident, wait=False)
+
+
+_holding: _Hold | None = None  # the hold in force, if any
 
 
 def _held(signum: int, frame: Any) -> None:
@@ -409,10 +417,14 @@ def _after_fork_in_child() -> None:
     """The child has one thread: locks held by others would be held forever."""
     _forking.clear()
     RUNTIME.lock = _thread.RLock()
-    if RUNTIME.activating:  # the fork did not wait for it: start telemetry afresh in the child
-        RUNTIME.activating = RUNTIME.activated = RUNTIME.failed = False
+    if RUNTIME.activating not in (None, _thread.get_ident()):
+        # Another thread was activating and the fork did not wait for it: that thread does
+        # not exist here, so the child starts telemetry afresh on its next span.
+        RUNTIME.activating = None
+        RUNTIME.activated = RUNTIME.failed = False
         RUNTIME.own = RUNTIME.switch = None
-        RUNTIME.held = []
+        if _holding is not None:
+            _holding.release(deliver=False)  # the child's main thread gets its handlers back
     global _standby
     _standby = None  # its thread did not survive the fork
     if RUNTIME.switch is not None:
