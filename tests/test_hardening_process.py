@@ -451,3 +451,55 @@ with tracer.start_as_current_span("main"):
     assert (child.returncode, child.stdout) == (0, "done\n")
     assert child.other_stderr == [], child.stderr
     assert names == ["main"]
+
+
+# -- the example's Ctrl-C detach, with Ctrl-C landing inside httpx's own locking ----------------
+
+CTRL_C_INSIDE_HTTPCORE = """
+import os, runpy, signal, sys
+import httpcore._synchronization as sync
+
+calls = [0]
+original = sync.ThreadLock.__exit__
+
+def __exit__(self, *exc):
+    calls[0] += 1
+    if calls[0] == int(os.environ["CTRL_C_AT"]):
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C lands as httpcore's lock is about to be released
+    return original(self, *exc)
+
+sync.ThreadLock.__exit__ = __exit__
+sys.argv = ["ktrade", *sys.argv[1:]]
+runpy.run_module("examples.ktrade", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("ctrl_c_at", [4, 9, 10, 11])
+@pytest.mark.parametrize("mode", ["on", "off"])
+def test_ktrade_attach_detaches_when_ctrl_c_lands_inside_httpcore(
+    subprocess_env: dict[str, str], tmp_path: Path, mode: str, ctrl_c_at: int
+) -> None:
+    """The cause of test_example's flaky Ctrl-C test: a KeyboardInterrupt raised as httpcore's
+    ``ThreadLock.__exit__`` starts leaves the connection pool's lock held, and closing the
+    client waited for it forever, with telemetry on or off. The command now stops between polls."""
+    from examples.api_server import ApiServer
+
+    root = Path(__file__).resolve().parent.parent
+    runner = tmp_path / "run_ktrade.py"
+    runner.write_text(CTRL_C_INSIDE_HTTPCORE)
+    with OTLPReceiver() as receiver, ApiServer(otlp_endpoint=receiver.endpoint) as api:
+        op = api.backend.start("train", 10_000, {})
+        env = {**subprocess_env, "LAZYOTEL_MODE": mode, "CTRL_C_AT": str(ctrl_c_at)}
+        args = ["--url", api.url, "--otlp-port", str(receiver.port), "ops", "attach", op["operation_id"]]
+        child = subprocess.Popen(
+            [PYTHON, str(runner), *args, "--interval", "0.05"],
+            env=env,
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        out, err = finish(child, timeout=20)
+    assert child.returncode == 0, err
+    assert f"detached from {op['operation_id']}" in err
+    assert op["operation_id"] in out
