@@ -8,6 +8,7 @@ first real span, exactly once, under a lock. The OpenTelemetry-facing classes li
 from __future__ import annotations
 
 import _thread
+import os
 import sys
 
 from . import _config
@@ -33,8 +34,10 @@ class Runtime:
 
     __slots__ = (
         "activated",
+        "activating",
         "exit_registered",
         "failed",
+        "held",
         "lock",
         "override",
         "own",
@@ -44,11 +47,14 @@ class Runtime:
     def __init__(self) -> None:
         self.lock = _thread.RLock()
         self.activated = False  # activation ran (successfully or not)
+        self.activating: int | None = None  # the thread inside activation, if one is
         self.failed = False  # activation failed: telemetry is off for the run
         self.own: Any = None  # the SDK TracerProvider lazyotel built, if it built one
         self.switch: Any = None  # its processor, whose exporter reconfigure() swaps
         self.override: Any = None  # an in-memory provider installed by lazyotel.testing
         self.exit_registered = False
+        # Signals that arrived while activation held them (see ``_Hold``), in order.
+        self.held: list[int] = []
 
 
 RUNTIME = Runtime()
@@ -71,6 +77,8 @@ def activate() -> None:
     with RUNTIME.lock:
         if RUNTIME.activated:
             return
+        RUNTIME.activating = _thread.get_ident()
+        hold = _Hold()
         try:
             if SETTINGS.deferred:  # bootstrap(endpoint=callable...): known only now
                 _config.resolve_deferred(SETTINGS)
@@ -80,21 +88,133 @@ def activate() -> None:
             _sdk.activate(RUNTIME, SETTINGS)
             _propagate_through_environment()
             if RUNTIME.own is not None and not RUNTIME.exit_registered:
-                import atexit
-
-                atexit.register(_at_exit)
-                RUNTIME.exit_registered = True
+                _register_exit()
         except Exception as exc:  # noqa: BLE001 - contract: telemetry never breaks the command
             RUNTIME.failed = True
             RUNTIME.own = RUNTIME.switch = None
             STATE.closed = True
             _config.refresh()
-            _config.warn_once(
-                "telemetry is off for this run: it could not start (%s)",
-                describe(exc),
-            )
+            if RUNTIME.held:  # Ctrl-C cut the wait for the exporter: the user's choice, not a fault
+                _config.debug("telemetry is off for this run: activation was interrupted (%s)", describe(exc))
+            else:
+                _config.warn_once(
+                    "telemetry is off for this run: it could not start (%s)",
+                    describe(exc),
+                )
         finally:
             RUNTIME.activated = True
+            RUNTIME.activating = None
+            hold.release()
+
+
+class _Hold:
+    """Holds Ctrl-C (and any Python-handled SIGTERM) while activation runs on the main thread.
+
+    A ``KeyboardInterrupt`` raised inside the SDK import or the exporter build would skip the
+    command's own handler (its body has not started yet) and could leave a module half
+    imported. Held signals are sent again to the main thread once it runs the command's code,
+    so the command sees its Ctrl-C where it would have seen it without telemetry. A wait for
+    the exporter stops at once (activation then fails quietly: the user asked to stop).
+    """
+
+    __slots__ = ("saved",)
+
+    def __init__(self) -> None:
+        self.saved: list[tuple[int, Any]] = []
+        RUNTIME.held = []
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return  # signals are handled on the main thread only; it is not held here
+        try:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                handler = signal.getsignal(signum)
+                if callable(handler):  # Python handles it (SIG_DFL and SIG_IGN act as before)
+                    signal.signal(signum, _held)
+                    self.saved.append((signum, handler))
+        except Exception:  # noqa: BLE001 - not the main interpreter, say: hold nothing
+            self.release()
+        global _holding
+        _holding = self
+
+    def release(self, deliver: bool = True) -> None:
+        global _holding
+        if _holding is self:
+            _holding = None
+        if not self.saved:
+            return
+        import signal
+
+        for signum, handler in self.saved:
+            try:
+                if signal.getsignal(signum) is _held:  # unless the command replaced it meanwhile
+                    signal.signal(signum, handler)
+            except (ValueError, OSError):
+                pass
+        self.saved = []
+        held, RUNTIME.held = RUNTIME.held, []
+        if held and deliver:
+            import threading
+
+            ident = threading.main_thread().ident
+            try:
+                threading.Thread(
+                    target=_deliver, args=(held, ident), name="lazyotel-signal", daemon=True
+                ).start()
+            except RuntimeError:  # no thread at interpreter shutdown: deliver at once
+                _deliver(held, ident, wait=False)
+
+
+_holding: _Hold | None = None  # the hold in force, if any
+
+
+def _held(signum: int, frame: Any) -> None:
+    """The handler while activation runs: note the signal, deliver it afterwards."""
+    RUNTIME.held.append(signum)
+
+
+#: How long a held signal waits for the main thread to leave telemetry code.
+DELIVER_WITHIN = 2.0
+
+
+def _deliver(signums: list[int], ident: int | None, wait: bool = True) -> None:
+    """Send held signals to the main thread once it runs the command's code again."""
+    import signal
+    import time
+
+    # Wait until the main thread runs the command's code and waits there (sleep, I/O, a
+    # lock: its innermost frame stands still), where a real Ctrl-C would most likely land.
+    deadline = time.monotonic() + (DELIVER_WITHIN if wait else 0.0)
+    seen: tuple[Any, int] | None = None
+    while time.monotonic() < deadline:
+        frame = sys._current_frames().get(ident or 0)
+        if frame is None:
+            break
+        now = (frame, frame.f_lasti)
+        if seen is not None and now[0] is seen[0] and now[1] == seen[1] and not _in_telemetry(frame):
+            break
+        seen = now
+        del frame, now
+        time.sleep(0.002)
+    seen = None
+    for signum in dict.fromkeys(signums):
+        if ident is not None and hasattr(signal, "pthread_kill"):
+            signal.pthread_kill(ident, signum)
+        else:
+            os.kill(os.getpid(), signum)
+
+
+def _in_telemetry(frame: Any) -> bool:
+    """True while the innermost frames (down to a command wrapper) are lazyotel's or OpenTelemetry's."""
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module == "lazyotel._decorator" and frame.f_code.co_name in ("wrapper", "_traced_generator"):
+            return False  # everything above a command's wrapper is the command
+        if module.startswith(("lazyotel.", "opentelemetry.")) or module in ("lazyotel", "opentelemetry"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _propagate_through_environment() -> None:
@@ -124,6 +244,7 @@ def call_bounded(fn: Callable[[], Any], timeout: float, name: str) -> tuple[bool
         thread left behind is a daemon, so it never holds the interpreter's exit.
     """
     import threading
+    import time
 
     outcome: list[tuple[bool, Any]] = []
 
@@ -134,9 +255,25 @@ def call_bounded(fn: Callable[[], Any], timeout: float, name: str) -> tuple[bool
             outcome.append((False, exc))
 
     thread = threading.Thread(target=target, name=f"lazyotel-{name}", daemon=True)
-    thread.start()
-    # join() raises OverflowError past TIMEOUT_MAX (~292 years): a huge timeout means "wait".
-    thread.join(min(max(timeout, 0.0), _thread.TIMEOUT_MAX))
+    try:
+        thread.start()
+    except RuntimeError as exc:  # "can't create new thread at interpreter shutdown" (3.12.0/1)
+        global _standby
+        standby, _standby = _standby, None
+        if standby is None:
+            return (False, exc)
+        thread = standby.run(target)
+    if not RUNTIME.held and not RUNTIME.activating:
+        # join() raises OverflowError past TIMEOUT_MAX (~292 years): a huge timeout means "wait".
+        thread.join(min(max(timeout, 0.0), _thread.TIMEOUT_MAX))
+    else:
+        # During activation a held Ctrl-C ends the wait at once (see ``_Hold``).
+        deadline = time.monotonic() + max(timeout, 0.0)
+        while thread.is_alive() and not RUNTIME.held:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            thread.join(min(remaining, 0.05))
     return outcome[0] if outcome else None
 
 
@@ -210,7 +347,124 @@ def shutdown(timeout: float | None = None) -> bool:
 
 def _at_exit() -> None:
     """The bounded exit: the SDK's own unbounded atexit shutdown is never registered."""
-    shutdown(SETTINGS.effective_flush_timeout())
+    try:
+        shutdown(SETTINGS.effective_flush_timeout())
+    except (KeyboardInterrupt, SystemExit) as exc:
+        # Ctrl-C (or a SIGTERM handler's sys.exit) while the exit waits for the collector:
+        # stop waiting and exit as the program would have without telemetry, with its own
+        # exit code and no "Exception ignored in atexit callback" traceback.
+        _config.debug("exit flush interrupted (%s); spans not yet exported are dropped", describe(exc))
+
+
+#: CPython 3.12.0 and 3.12.1 refuse to start a thread once the interpreter shuts down, from
+#: threading's exit hooks on (3.12.2 allows it again in atexit, gh-113964); the bounded exit
+#: flush needs one, so there a thread is started beforehand and waits for it.
+_NO_THREADS_AT_EXIT = sys.version_info[:2] == (3, 12) and sys.version_info[2] < 2
+
+
+class _Standby:
+    """A daemon thread started while threads may start; it runs one call when asked to."""
+
+    __slots__ = ("thread", "wake", "work")
+
+    def __init__(self) -> None:
+        import threading
+
+        self.work: list[Callable[[], None]] = []
+        self.wake = threading.Event()
+        self.thread = threading.Thread(target=self._serve, name="lazyotel-exit", daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        self.wake.wait()
+        self.work[0]()
+
+    def run(self, target: Callable[[], None]) -> Any:
+        """Run ``target`` on the standby thread; return the thread to join."""
+        self.work.append(target)
+        self.wake.set()
+        return self.thread
+
+
+_standby: _Standby | None = None
+
+
+def _register_exit() -> None:
+    """Register the bounded exit flush (and, where needed, the thread it will run on)."""
+    global _standby
+    import atexit
+
+    atexit.register(_at_exit)
+    RUNTIME.exit_registered = True
+    if _NO_THREADS_AT_EXIT and _standby is None:
+        _standby = _Standby()
+    _flush_in_worker()
+
+
+def _flush_in_worker(_: object = None) -> None:
+    """multiprocessing's fork and forkserver workers end with ``os._exit``: atexit never runs.
+
+    ``multiprocessing.util.Finalize`` callbacks do run, just before it. Spawned workers are
+    fresh interpreters that exit normally, through atexit.
+    """
+    process = sys.modules.get("multiprocessing.process")
+    util = sys.modules.get("multiprocessing.util")
+    if process is None or util is None or RUNTIME.switch is None:
+        return
+    try:
+        if process.parent_process() is not None:
+            # Low priority: after the worker's own finalizers, which may still end spans.
+            util.Finalize(None, _at_exit, exitpriority=-100)
+    except Exception as exc:  # noqa: BLE001 - a worker must run even if this fails
+        _config.debug("could not register the exit flush of a multiprocessing worker: %s", describe(exc))
+
+
+#: How long a fork waits for another thread's activation to finish (an exporter build is
+#: bounded by 5 s); after that the child starts telemetry afresh.
+FORK_WAIT = 7.0
+_forking: set[int] = set()  # threads that hold the lock across their fork
+
+
+def _before_fork() -> None:
+    """Let an activation in progress finish, so the child inherits a whole pipeline."""
+    if RUNTIME.lock.acquire(timeout=FORK_WAIT):
+        _forking.add(_thread.get_ident())
+
+
+def _after_fork_in_parent() -> None:
+    ident = _thread.get_ident()
+    if ident in _forking:
+        _forking.discard(ident)
+        RUNTIME.lock.release()
+
+
+def _after_fork_in_child() -> None:
+    """The child has one thread: locks held by others would be held forever."""
+    _forking.clear()
+    RUNTIME.lock = _thread.RLock()
+    if RUNTIME.activating not in (None, _thread.get_ident()):
+        # Another thread was activating and the fork did not wait for it: that thread does
+        # not exist here, so the child starts telemetry afresh on its next span.
+        RUNTIME.activating = None
+        RUNTIME.activated = RUNTIME.failed = False
+        RUNTIME.own = RUNTIME.switch = None
+        if _holding is not None:
+            _holding.release(deliver=False)  # the child's main thread gets its handlers back
+    global _standby
+    _standby = None  # its thread did not survive the fork
+    if RUNTIME.switch is not None:
+        if _NO_THREADS_AT_EXIT:
+            _standby = _Standby()
+        util = sys.modules.get("multiprocessing.util")
+        if util is not None:
+            # A multiprocessing worker clears its finalizers after the fork, then runs these.
+            util.register_after_fork(_at_exit, _flush_in_worker)
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(
+        before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
+    )
 
 
 def apply_live(changed: list[str]) -> None:

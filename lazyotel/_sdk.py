@@ -454,7 +454,9 @@ class GuardedExporter(SpanExporter):
         self.exporting_since = time.monotonic()
         try:
             result = self.inner.export(spans)
-        except Exception as exc:  # noqa: BLE001
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - asyncio.CancelledError would end the batch thread
             notes.note(describe(exc))  # describe() keeps one line; note() scrubs it
             result = SpanExportResult.FAILURE
         finally:
@@ -626,7 +628,12 @@ def _build(factory: Callable[[], Any], label: str) -> Any:
         raise Unavailable(msg)
     built, value = outcome
     if not built:
-        raise value
+        if isinstance(value, Exception):
+            raise value
+        # A BaseException from the factory's thread (asyncio.CancelledError, even SystemExit)
+        # is that thread's fault, never a signal to this one: it must not end the command.
+        msg = f"the {label} exporter factory raised {describe(value)}"
+        raise Unavailable(msg)
     return value
 
 

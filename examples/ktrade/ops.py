@@ -3,7 +3,10 @@ detaches on Ctrl-C and exits 0 (the operation keeps running on the API)."""
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -77,14 +80,33 @@ def attach(ctx: typer.Context, operation_id: OperationId, interval: Interval = 0
     import httpx
 
     typer.echo(f"attached to {operation_id}; Ctrl-C detaches (the operation keeps running)", err=True)
+    with _ctrl_c_sets() as detach, httpx.Client(base_url=ctx.obj.api_url, timeout=_api.TIMEOUT) as client:
+        while not detach.is_set():
+            op = _api.call(client, "GET", f"/api/v1/operations/{operation_id}")
+            typer.echo(_line(op))
+            if op["status"] in FINISHED:
+                return op
+            detach.wait(interval)
+    typer.echo(f"detached from {operation_id}", err=True)
+    raise typer.Exit(0)
+
+
+@contextmanager
+def _ctrl_c_sets() -> Iterator[threading.Event]:
+    """While the block runs, Ctrl-C sets the event instead of raising ``KeyboardInterrupt``.
+
+    A ``KeyboardInterrupt`` can land anywhere, including between a library's lock acquire
+    and release: raised as httpcore's ``ThreadLock.__exit__`` starts, it leaves the
+    connection pool's lock held, and closing the client then waits for it forever. A
+    command that detaches cleanly stops between polls instead (a poll in flight finishes
+    first, within ``_api.TIMEOUT``).
+    """
+    event = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield event  # signal handlers belong to the main thread: Ctrl-C acts as usual
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: event.set())
     try:
-        with httpx.Client(base_url=ctx.obj.api_url, timeout=_api.TIMEOUT) as client:
-            while True:
-                op = _api.call(client, "GET", f"/api/v1/operations/{operation_id}")
-                typer.echo(_line(op))
-                if op["status"] in FINISHED:
-                    return op
-                time.sleep(interval)
-    except KeyboardInterrupt:
-        typer.echo(f"detached from {operation_id}", err=True)
-        raise typer.Exit(0) from None
+        yield event
+    finally:
+        signal.signal(signal.SIGINT, previous)
