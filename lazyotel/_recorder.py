@@ -421,10 +421,13 @@ def _is_valid_link(context: SpanContext, attributes: types.Attributes) -> bool:
 
 
 _UNSET = Status(StatusCode.UNSET)
+# W3C Trace Context level 2's random-trace-id flag, set by SDK 1.4x; older APIs lack it, and
+# their SDKs never set it.
+_RANDOM = int(getattr(TraceFlags, "RANDOM_TRACE_ID", 0))
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
-_SAMPLED_RANDOM = TraceFlags(TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID)
-_NOT_SAMPLED_RANDOM = TraceFlags(TraceFlags.RANDOM_TRACE_ID)
+_SAMPLED_RANDOM = TraceFlags(TraceFlags.SAMPLED | _RANDOM)
+_NOT_SAMPLED_RANDOM = TraceFlags(_RANDOM)
 
 
 class RecordedSpan(trace_api.Span):
@@ -746,7 +749,7 @@ class RecordingTracer(trace_api.Tracer):
             trace_state = None
         else:
             trace_id = parent.trace_id
-            random_trace_id = parent.trace_flags.random_trace_id
+            random_trace_id = parent.trace_flags & _RANDOM
             trace_state = parent.trace_state
         sampled = self._sampler(parent, trace_id)
         if random_trace_id:
