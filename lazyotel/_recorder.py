@@ -384,6 +384,39 @@ class Scope:
 
 # -- spans --------------------------------------------------------------------------------------
 
+_PLAIN = frozenset((str, int, float, bool, bytes, type(None)))
+
+
+def _bounded(
+    maxlen: int | None, attributes: types.Attributes, max_value_len: int | None, immutable: bool = True
+) -> BoundedAttributes:
+    """``BoundedAttributes(maxlen, attributes, immutable, max_value_len)``, faster for plain values.
+
+    When every key is a non-empty ``str``, every value a plain scalar the API keeps unchanged
+    (strings within ``max_value_len``) and nothing overflows ``maxlen``, the API's cleaning is
+    the identity: the mapping is copied in as is. Anything else takes the API's own path.
+    """
+    bounded = BoundedAttributes(maxlen, None, immutable=False, max_value_len=max_value_len)
+    if attributes:
+        plain = maxlen is None or len(attributes) <= maxlen
+        if plain:
+            for key, value in attributes.items():
+                kind = type(value)
+                if (
+                    type(key) is not str
+                    or not key
+                    or kind not in _PLAIN
+                    or (kind is str and max_value_len is not None and len(value) > max_value_len)  # type: ignore[arg-type]
+                ):
+                    plain = False
+                    break
+        if plain:
+            bounded._dict.update(attributes)
+        else:
+            bounded._set_items(attributes)
+    bounded._immutable = immutable
+    return bounded
+
 
 class Event:
     """A span event: name, timestamp, bounded attributes and how many of them were dropped."""
@@ -483,11 +516,8 @@ class RecordedSpan(trace_api.Span):
         self._lock = threading.Lock()
         self._status = _UNSET
         self._end_time: int | None = None
-        self._attributes = BoundedAttributes(
-            limits.max_span_attributes,
-            attributes,
-            immutable=False,
-            max_value_len=limits.max_span_attribute_length,
+        self._attributes = _bounded(
+            limits.max_span_attributes, attributes, limits.max_span_attribute_length, immutable=False
         )
         self._events: list[Event] = []
         self.dropped_events = 0
@@ -497,11 +527,7 @@ class RecordedSpan(trace_api.Span):
             kept = [
                 Link(
                     link.context,
-                    BoundedAttributes(
-                        limits.max_link_attributes,
-                        link.attributes,
-                        max_value_len=limits.max_attribute_length,
-                    ),
+                    _bounded(limits.max_link_attributes, link.attributes, limits.max_attribute_length),
                 )
                 for link in links
                 if link and _is_valid_link(link.context, link.attributes)
@@ -604,9 +630,7 @@ class RecordedSpan(trace_api.Span):
         timestamp: int | None = None,
     ) -> None:
         limits = self._limits
-        bounded = BoundedAttributes(
-            limits.max_event_attributes, attributes, max_value_len=limits.max_attribute_length
-        )
+        bounded = _bounded(limits.max_event_attributes, attributes, limits.max_attribute_length)
         event = Event(name, bounded, timestamp)
         with self._lock:
             if self._end_time is not None:
@@ -624,12 +648,7 @@ class RecordedSpan(trace_api.Span):
         if not _is_valid_link(context, attributes):
             return
         limits = self._limits
-        link = Link(
-            context,
-            BoundedAttributes(
-                limits.max_link_attributes, attributes, max_value_len=limits.max_attribute_length
-            ),
-        )
+        link = Link(context, _bounded(limits.max_link_attributes, attributes, limits.max_attribute_length))
         with self._lock:
             if self._end_time is not None:
                 _log.debug("add_link on the ended span %r is ignored", self._name)
