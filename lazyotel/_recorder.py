@@ -267,11 +267,22 @@ def sampler_from_env(environ: Mapping[str, str] | None = None) -> Sampler:
 class Resource:
     """The entity producing telemetry: immutable attributes and a schema URL (the SDK's read surface)."""
 
-    __slots__ = ("_attributes", "_schema_url")
+    __slots__ = ("_attributes", "_generated_instance", "_schema_url")
 
     def __init__(self, attributes: types.Attributes, schema_url: str | None = None) -> None:
         self._attributes = BoundedAttributes(attributes=attributes, immutable=True)
         self._schema_url = schema_url or ""
+        self._generated_instance = False  # service.instance.id is ours to renew in a forked child
+
+    def _after_fork(self) -> Resource:
+        """This resource, or a copy with a new ``service.instance.id`` if it made its own."""
+        if not self._generated_instance:
+            return self
+        attributes = dict(self._attributes)
+        attributes["service.instance.id"] = str(uuid.uuid4())
+        renewed = Resource(attributes, self._schema_url)
+        renewed._generated_instance = True
+        return renewed
 
     @property
     def attributes(self) -> types.Attributes:
@@ -313,11 +324,12 @@ def build_resource(
         environ: the process environment (``os.environ``).
     """
     env = os.environ if environ is None else environ
+    instance = str(uuid.uuid4())
     merged: dict[str, Any] = {
         "telemetry.sdk.language": "python",
         "telemetry.sdk.name": SDK_NAME,
         "telemetry.sdk.version": version,
-        "service.instance.id": str(uuid.uuid4()),
+        "service.instance.id": instance,
     }
     for item in env.get("OTEL_RESOURCE_ATTRIBUTES", "").split(","):
         key, equals, value = item.partition("=")
@@ -333,7 +345,9 @@ def build_resource(
     if not merged.get("service.name"):
         executable = os.path.basename(sys.executable) if sys.executable else ""
         merged["service.name"] = f"unknown_service:{executable}" if executable else "unknown_service"
-    return Resource(merged, schema_url)
+    resource = Resource(merged, schema_url)
+    resource._generated_instance = merged["service.instance.id"] == instance
+    return resource
 
 
 class Scope:
@@ -483,6 +497,7 @@ class RecordedSpan(trace_api.Span):
         "_name",
         "_parent",
         "_record_exception",
+        "_resource",
         "_set_status_on_exception",
         "_start_time",
         "_status",
@@ -506,6 +521,7 @@ class RecordedSpan(trace_api.Span):
     ) -> None:
         limits = tracer._limits
         self._tracer = tracer
+        self._resource = tracer._resource  # fixed at start, as the SDK's spans keep theirs
         self._limits = limits
         self._name = name
         self._context = context
@@ -587,7 +603,7 @@ class RecordedSpan(trace_api.Span):
 
     @property
     def resource(self) -> Resource:
-        return self._tracer._resource
+        return self._resource
 
     @property
     def instrumentation_scope(self) -> Scope:
@@ -866,6 +882,26 @@ class RecordingProvider(trace_api.TracerProvider):
         self._lock = threading.Lock()
         self._processors: tuple[Any, ...] = ()
         self._sink_failures = 0
+        if hasattr(os, "register_at_fork"):
+            # As the SDK's provider: a child gets fresh locks and its own service.instance.id.
+            # A weak reference, so registering does not keep a provider alive forever.
+            import weakref
+
+            renew = weakref.WeakMethod(self._after_fork)
+
+            def after_in_child() -> None:
+                method = renew()
+                if method is not None:
+                    method()
+
+            os.register_at_fork(after_in_child=after_in_child)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
+        resource = self._resource._after_fork()
+        self._resource = resource
+        for tracer in self._tracers.values():
+            tracer._resource = resource
 
     @property
     def resource(self) -> Resource:

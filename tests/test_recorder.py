@@ -638,3 +638,48 @@ def test_32_threads_writing_one_span_keep_every_write() -> None:
     assert len({event.name for event in recorded.events}) == 3200
     assert recorded.dropped_attributes == 0
     assert recorded.dropped_events == 0
+
+
+FORK_CODE = """
+import os, sys
+from lazyotel import _recorder
+spans = []
+attributes = {"service.instance.id": "mine"} if sys.argv[1] == "set" else {}
+provider = _recorder.RecordingProvider(
+    spans.append, resource=_recorder.build_resource(attributes, version="0"), environ={}
+)
+tracer = provider.get_tracer("t")
+tracer.start_span("parent").end()
+pid = os.fork()
+if pid == 0:
+    tracer.start_span("child").end()
+    ids = [span.resource.attributes["service.instance.id"] for span in spans]
+    print(*ids)
+    sys.stdout.flush()
+    os._exit(0)
+os.waitpid(pid, 0)
+"""
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+@pytest.mark.parametrize("given", ["generated", "set"])
+def test_a_forked_child_gets_its_own_instance_id_unless_one_was_given(
+    given: str, subprocess_env: dict[str, str]
+) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", FORK_CODE, given],
+        env=subprocess_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    before, after = proc.stdout.split()
+    if given == "set":
+        assert (before, after) == ("mine", "mine")
+    else:
+        assert before != after
