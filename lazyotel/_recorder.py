@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging  # noqa: TID253 - the OpenTelemetry API imports it anyway
 import os
-import random
 import sys
 import threading  # noqa: TID253 - the OpenTelemetry API imports it anyway
 import traceback
@@ -27,7 +26,6 @@ import uuid
 from collections.abc import Mapping, Sequence
 from time import time_ns
 from typing import TYPE_CHECKING, Any, Callable, Optional  # noqa: TID253 - the API imports it anyway
-from urllib.parse import unquote
 
 from opentelemetry import trace as trace_api  # noqa: TID253 - this module is the API's implementation
 from opentelemetry.attributes import BoundedAttributes  # noqa: TID253
@@ -177,22 +175,46 @@ class Limits:
 # -- ids and samplers ---------------------------------------------------------------------------
 
 
-class RandomIds:
-    """Random 128-bit trace ids and 64-bit span ids, never zero, as the SDK's ``RandomIdGenerator``."""
+def _system_bits(count: int) -> int:
+    return int.from_bytes(os.urandom(count // 8), "big")
 
-    __slots__ = ()
+
+class RandomIds:
+    """Random 128-bit trace ids and 64-bit span ids, never zero, as the SDK's ``RandomIdGenerator``.
+
+    The SDK draws them from ``random.getrandbits``. Importing ``random`` costs about 1 ms, more
+    than a CLI's handful of spans cost to draw from ``os.urandom`` (about 0.4 us each): so the
+    first ids come from ``os.urandom``, and ``random`` is used once it is imported anyway or
+    after 256 ids. Both are uniform; both are fork-safe (``random`` reseeds in a forked child).
+    """
+
+    __slots__ = ("_bits", "_drawn")
+
+    def __init__(self) -> None:
+        self._bits: Callable[[int], int] | None = None
+        self._drawn = 0
+
+    def _draw(self, count: int) -> int:
+        bits = self._bits
+        if bits is None:
+            self._drawn += 1
+            random = sys.modules.get("random")
+            if random is None and self._drawn > 256:
+                import random
+            if random is None:
+                bits = _system_bits
+            else:
+                bits = self._bits = random.getrandbits
+        value = bits(count)
+        while value == 0:
+            value = bits(count)
+        return value
 
     def generate_span_id(self) -> int:
-        span_id = random.getrandbits(64)
-        while span_id == 0:
-            span_id = random.getrandbits(64)
-        return span_id
+        return self._draw(64)
 
     def generate_trace_id(self) -> int:
-        trace_id = random.getrandbits(128)
-        while trace_id == 0:
-            trace_id = random.getrandbits(128)
-        return trace_id
+        return self._draw(128)
 
     def is_trace_id_random(self) -> bool:
         return True
@@ -337,7 +359,12 @@ def build_resource(
             if item:
                 _log.debug("OTEL_RESOURCE_ATTRIBUTES: %r is not key=value, ignored", item)
             continue
-        merged[key.strip()] = unquote(value.strip())
+        value = value.strip()
+        if "%" in value:  # the only case unquote changes (and urllib.parse costs an import)
+            from urllib.parse import unquote
+
+            value = unquote(value)
+        merged[key.strip()] = value
     service_name = env.get("OTEL_SERVICE_NAME")
     if service_name:
         merged["service.name"] = service_name

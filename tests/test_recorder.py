@@ -683,3 +683,31 @@ def test_a_forked_child_gets_its_own_instance_id_unless_one_was_given(
         assert (before, after) == ("mine", "mine")
     else:
         assert before != after
+
+
+def test_ids_come_from_urandom_until_random_is_worth_importing(subprocess_env: dict[str, str]) -> None:
+    """A few spans do not import ``random`` (about 1 ms); after 256 ids it is used, ids stay unique."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from lazyotel import _recorder\n"
+        "ids = _recorder.RandomIds()\n"
+        "first = [ids.generate_span_id() for _ in range(100)]\n"
+        "print('random' in sys.modules)\n"
+        "rest = [ids.generate_trace_id() for _ in range(1000)]\n"
+        "import random\n"
+        "print(ids._bits == random.getrandbits, len(set(first)), len(set(rest)))\n"
+        "print(max(first).bit_length() > 56, max(rest).bit_length() > 120, min(first + rest) > 0)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env=subprocess_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["False", "True", "100", "1000", "True", "True", "True"]
