@@ -25,7 +25,7 @@ import traceback
 import uuid
 from collections.abc import Mapping, Sequence
 from time import time_ns
-from typing import TYPE_CHECKING, Any, Callable, Optional  # noqa: TID253 - the API imports it anyway
+from typing import TYPE_CHECKING, Any, Callable  # noqa: TID253 - the API imports it anyway
 
 from opentelemetry import trace as trace_api  # noqa: TID253 - this module is the API's implementation
 from opentelemetry.attributes import BoundedAttributes  # noqa: TID253
@@ -43,9 +43,12 @@ from opentelemetry.util._decorator import _agnosticcontextmanager  # noqa: TID25
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from types import TracebackType
+    from typing import Optional
 
     from opentelemetry.context import Context
     from opentelemetry.util import types
+
+    Sampler = Callable[[Optional[SpanContext], int], bool]
 
 _log = logging.getLogger("lazyotel")
 
@@ -220,8 +223,8 @@ class RandomIds:
         return True
 
 
-Sampler = Callable[[Optional[SpanContext], int], bool]
-"""``sampler(parent, trace_id) -> sampled``; ``parent`` is the valid parent context or None."""
+# A sampler is ``sampler(parent, trace_id) -> sampled``; ``parent`` is the valid parent context or
+# None. (The ``Sampler`` alias exists for type checkers only: no typing work at import.)
 
 _TRACE_ID_LIMIT = (1 << 64) - 1
 
