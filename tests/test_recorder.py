@@ -256,6 +256,7 @@ def test_error_then_ok_and_unset_ignored(tracer_and_spans: Any) -> None:
     with tracer.start_as_current_span("s") as span:
         span.set_status(StatusCode.ERROR, "first")
         span.set_status(StatusCode.UNSET)
+        span.set_status(Status(StatusCode.UNSET))
         assert span.status.description == "first"
         span.set_status(Status(StatusCode.OK))
     assert spans[0].status.status_code is StatusCode.OK
