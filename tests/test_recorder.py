@@ -712,3 +712,21 @@ def test_ids_come_from_urandom_until_random_is_worth_importing(subprocess_env: d
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["False", "True", "100", "1000", "True", "True", "True"]
+
+
+def test_an_invalid_parent_context_makes_a_root(tracer_and_spans: Any) -> None:
+    tracer, spans = tracer_and_spans
+    invalid = trace_api.set_span_in_context(trace_api.INVALID_SPAN)
+    tracer.start_span("root", context=invalid).end()
+    assert spans[0].parent is None
+    assert spans[0].context.is_valid
+
+
+def test_a_list_attribute_is_kept_as_it_was_set(tracer_and_spans: Any) -> None:
+    tracer, spans = tracer_and_spans
+    values = [1, 2]
+    with tracer.start_as_current_span("s", attributes={"start": values}) as span:
+        span.set_attribute("later", values)
+        values.append(3)
+    assert spans[0].attributes["start"] == (1, 2)
+    assert spans[0].attributes["later"] == (1, 2)
