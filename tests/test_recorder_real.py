@@ -223,3 +223,22 @@ def test_importing_the_recorder_imports_the_api_only(subprocess_env: dict[str, s
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "['lazyotel._recorder']"
+
+
+def test_the_supported_configuration_check_imports_nothing(subprocess_env: dict[str, str]) -> None:
+    """The hub can choose recorder or SDK before importing either (no OpenTelemetry, no typing)."""
+    code = (
+        "import sys; import lazyotel; before = set(sys.modules); "
+        "from lazyotel._recorder_setup import unsupported_reason; unsupported_reason({}); "
+        "print(sorted(set(sys.modules) - before))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env=subprocess_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "['lazyotel._recorder_setup']"
