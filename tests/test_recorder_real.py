@@ -27,7 +27,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from test_recorder_diff import FixedIds, normalise
+from test_recorder_diff import OWN_FRAME, FixedIds, normalise
 
 from lazyotel import _recorder
 
@@ -242,3 +242,58 @@ def test_the_supported_configuration_check_imports_nothing(subprocess_env: dict[
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "['lazyotel._recorder_setup']"
+
+
+def _command(provider: trace_api.TracerProvider) -> None:
+    tracer = provider.get_tracer("cli", "1.0")
+    with tracer.start_as_current_span("cli.sync", attributes={"cli.args": '{"args": []}', "n": 3}) as span:
+        span.add_event("progress", {"done": 0.5, "tags": ["a", "b"]})
+        for index in range(2):
+            with tracer.start_as_current_span(f"step{index}", kind=trace_api.SpanKind.CLIENT):
+                pass
+        with contextlib.suppress(ValueError), tracer.start_as_current_span("fails"):
+            raise ValueError("bad row")
+
+
+def test_the_real_otlp_exporter_sends_recorded_spans_as_it_sends_the_sdk_s() -> None:
+    """Recorder -> the real OTLP/HTTP exporter -> the real receiver, against SDK -> the same."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    from lazyotel._receiver import OTLPReceiver
+
+    exporter = InMemorySpanExporter()
+    sdk = TracerProvider(
+        resource=Resource.create({"service.name": "cli"}), id_generator=FixedIds(11), shutdown_on_exit=False
+    )
+    sdk.add_span_processor(SimpleSpanProcessor(exporter))
+    recorded: list[_recorder.RecordedSpan] = []
+    ours = _recorder.RecordingProvider(
+        recorded.append,
+        resource=_recorder.build_resource({"service.name": "cli"}, version="x"),
+        id_generator=FixedIds(11),
+    )
+    _command(sdk)
+    _command(ours)
+
+    received = {}
+    for kind, spans in (("sdk", exporter.get_finished_spans()), ("ours", recorded)):
+        with OTLPReceiver() as receiver:
+            otlp = OTLPSpanExporter(endpoint=receiver.traces_url)
+            assert otlp.export(spans).name == "SUCCESS"
+            otlp.shutdown()
+            received[kind] = receiver.wait_for(len(spans))
+
+    def comparable(span: Any) -> dict[str, Any]:
+        fields = {name: getattr(span, name) for name in type(span)._fields()}
+        fields.pop("start_ns"), fields.pop("end_ns")
+        fields["events"] = [(event.name, event.attributes) for event in span.events]
+        for _, attributes in fields["events"]:
+            if "exception.stacktrace" in attributes:  # the provider's own frame differs
+                attributes["exception.stacktrace"] = OWN_FRAME.sub("", attributes["exception.stacktrace"])
+        for key in ("telemetry.sdk.name", "telemetry.sdk.version", "service.instance.id"):
+            fields["resource"][key] = "<differs by design>"
+        return fields
+
+    assert [span.name for span in received["ours"]] == ["step0", "step1", "fails", "cli.sync"]
+    assert received["ours"][3].resource["telemetry.sdk.name"] == "lazyotel"
+    assert [comparable(s) for s in received["sdk"]] == [comparable(s) for s in received["ours"]]
