@@ -730,3 +730,19 @@ def test_a_list_attribute_is_kept_as_it_was_set(tracer_and_spans: Any) -> None:
         values.append(3)
     assert spans[0].attributes["start"] == (1, 2)
     assert spans[0].attributes["later"] == (1, 2)
+
+
+def test_a_span_processor_a_user_adds_still_gets_the_spans() -> None:
+    """Best effort: SDK export processors read the ReadableSpan surface, so they work on records."""
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    made, spans = provider()
+    exporter = InMemorySpanExporter()
+    made.add_span_processor(SimpleSpanProcessor(exporter))
+    with made.get_tracer("t").start_as_current_span("s"):
+        pass
+    assert made.force_flush()
+    made.shutdown()
+    assert [span.name for span in exporter.get_finished_spans()] == ["s"]
+    assert spans == list(exporter.get_finished_spans())
