@@ -1,0 +1,787 @@
+"""A recording tracer provider on the OpenTelemetry API alone: the SDK's semantics, none of its cost.
+
+Recording a handful of spans is microseconds of work, yet importing the OpenTelemetry SDK to do
+it costs tens of milliseconds per process (metrics API, semantic-convention tables, resource
+detection, ``concurrent.futures``). The API is made to be implemented by others: this module
+implements ``TracerProvider``, ``Tracer`` and ``Span`` with the SDK's rules for the default
+configuration (ids, samplers from ``OTEL_TRACES_SAMPLER``, attribute rules and limits, events,
+links, exceptions, status, the resource and instrumentation scopes) and imports only the API.
+
+A finished span is handed to the ``sink`` given at construction as a :class:`RecordedSpan`, which
+exposes the read surface of the SDK's ``ReadableSpan`` (so the OTLP encoders read it as they read
+the SDK's spans). :func:`unsupported_reason` says when a configuration needs the real SDK.
+
+Pipelines floor: never imports the hub nor anything above it; what it needs is passed in.
+Imported only on demand (the API imports below are its whole cost).
+"""
+
+from __future__ import annotations
+
+import logging  # noqa: TID253 - the OpenTelemetry API imports it anyway
+import os
+import sys
+import threading  # noqa: TID253 - the OpenTelemetry API imports it anyway
+import traceback
+import uuid
+from collections.abc import Mapping, Sequence
+from time import time_ns
+from typing import TYPE_CHECKING, Any, Callable  # noqa: TID253 - the API imports it anyway
+
+from opentelemetry import trace as trace_api  # noqa: TID253 - this module is the API's implementation
+from opentelemetry.attributes import BoundedAttributes  # noqa: TID253
+from opentelemetry.trace import (  # noqa: TID253
+    Link,
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+)
+from opentelemetry.util._decorator import _agnosticcontextmanager  # noqa: TID253
+
+from ._recorder_setup import (  # re-exported: the hub can call one module
+    Limits,
+    RandomIds,
+    make_sampler,
+    sampler_from_env,
+    unsupported_reason,
+)
+
+__all__ = [
+    "SDK_NAME",
+    "Event",
+    "Limits",
+    "RandomIds",
+    "RecordedSpan",
+    "RecordingProvider",
+    "RecordingTracer",
+    "Resource",
+    "Scope",
+    "build_resource",
+    "make_sampler",
+    "sampler_from_env",
+    "unsupported_reason",
+]
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from types import TracebackType
+
+    from opentelemetry.context import Context
+    from opentelemetry.util import types
+
+    from ._recorder_setup import Sampler
+
+_log = logging.getLogger("lazyotel")
+
+SDK_NAME = "lazyotel"
+"""``telemetry.sdk.name`` of the spans it records: lazyotel's recorder, not the OpenTelemetry SDK."""
+
+# -- resource and scopes ------------------------------------------------------------------------
+
+
+class Resource:
+    """The entity producing telemetry: immutable attributes and a schema URL (the SDK's read surface)."""
+
+    __slots__ = ("_attributes", "_generated_instance", "_schema_url")
+
+    def __init__(self, attributes: types.Attributes, schema_url: str | None = None) -> None:
+        self._attributes = BoundedAttributes(attributes=attributes, immutable=True)
+        self._schema_url = schema_url or ""
+        self._generated_instance = False  # service.instance.id is ours to renew in a forked child
+
+    def _after_fork(self) -> Resource:
+        """This resource, or a copy with a new ``service.instance.id`` if it made its own."""
+        if not self._generated_instance:
+            return self
+        attributes = dict(self._attributes)
+        attributes["service.instance.id"] = str(uuid.uuid4())
+        renewed = Resource(attributes, self._schema_url)
+        renewed._generated_instance = True
+        return renewed
+
+    @property
+    def attributes(self) -> types.Attributes:
+        return self._attributes
+
+    @property
+    def schema_url(self) -> str:
+        return self._schema_url
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Resource):
+            return NotImplemented
+        return dict(self._attributes) == dict(other._attributes) and self._schema_url == other._schema_url
+
+    def __hash__(self) -> int:
+        return hash((tuple(sorted(self._attributes)), self._schema_url))
+
+    def __repr__(self) -> str:
+        return f"Resource({dict(self._attributes)!r}, schema_url={self._schema_url!r})"
+
+
+def build_resource(
+    attributes: Mapping[str, Any] | None,
+    *,
+    version: str,
+    schema_url: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Resource:
+    """The resource ``opentelemetry.sdk.resources.Resource.create(attributes)`` makes, named as lazyotel's.
+
+    In merge order: ``telemetry.sdk.*`` (name ``lazyotel``, ``version``, language ``python``),
+    a random ``service.instance.id``, ``OTEL_RESOURCE_ATTRIBUTES`` then ``OTEL_SERVICE_NAME``,
+    then ``attributes``; ``service.name`` defaults to ``unknown_service:<executable>``.
+
+    Args:
+        attributes: the resource attributes given in code (they win).
+        version: lazyotel's version, for ``telemetry.sdk.version``.
+        schema_url: the resource's schema URL.
+        environ: the process environment (``os.environ``).
+    """
+    env = os.environ if environ is None else environ
+    instance = str(uuid.uuid4())
+    merged: dict[str, Any] = {
+        "telemetry.sdk.language": "python",
+        "telemetry.sdk.name": SDK_NAME,
+        "telemetry.sdk.version": version,
+        "service.instance.id": instance,
+    }
+    for item in env.get("OTEL_RESOURCE_ATTRIBUTES", "").split(","):
+        key, equals, value = item.partition("=")
+        if not equals:
+            if item:
+                _log.debug("OTEL_RESOURCE_ATTRIBUTES: %r is not key=value, ignored", item)
+            continue
+        value = value.strip()
+        if "%" in value:  # the only case unquote changes (and urllib.parse costs an import)
+            from urllib.parse import unquote
+
+            value = unquote(value)
+        merged[key.strip()] = value
+    service_name = env.get("OTEL_SERVICE_NAME")
+    if service_name:
+        merged["service.name"] = service_name
+    merged.update(BoundedAttributes(attributes=attributes or {}, immutable=True))
+    if not merged.get("service.name"):
+        executable = os.path.basename(sys.executable) if sys.executable else ""
+        merged["service.name"] = f"unknown_service:{executable}" if executable else "unknown_service"
+    resource = Resource(merged, schema_url)
+    resource._generated_instance = merged["service.instance.id"] == instance
+    return resource
+
+
+class Scope:
+    """An instrumentation scope: name, version, schema URL and attributes (the SDK's read surface)."""
+
+    __slots__ = ("_attributes", "_name", "_schema_url", "_version")
+
+    def __init__(
+        self,
+        name: str,
+        version: str | None = None,
+        schema_url: str | None = None,
+        attributes: types.Attributes = None,
+    ) -> None:
+        self._name = name
+        self._version = version
+        self._schema_url = schema_url or ""
+        self._attributes = BoundedAttributes(attributes=attributes, immutable=True)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def version(self) -> str | None:
+        return self._version
+
+    @property
+    def schema_url(self) -> str:
+        return self._schema_url
+
+    @property
+    def attributes(self) -> types.Attributes:
+        return self._attributes
+
+    def __hash__(self) -> int:
+        return hash((self._name, self._version, self._schema_url))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Scope):
+            return NotImplemented
+        mine = (self._name, self._version, self._schema_url, dict(self._attributes))
+        return mine == (other._name, other._version, other._schema_url, dict(other._attributes))
+
+    def __repr__(self) -> str:
+        return f"Scope({self._name!r}, {self._version!r}, {self._schema_url!r}, {dict(self._attributes)!r})"
+
+
+# -- spans --------------------------------------------------------------------------------------
+
+_PLAIN = frozenset((str, int, float, bool, bytes, type(None)))
+
+
+def _bounded(
+    maxlen: int | None, attributes: types.Attributes, max_value_len: int | None, immutable: bool = True
+) -> BoundedAttributes:
+    """``BoundedAttributes(maxlen, attributes, immutable, max_value_len)``, faster for plain values.
+
+    When every key is a non-empty ``str``, every value a plain scalar the API keeps unchanged
+    (strings within ``max_value_len``) and nothing overflows ``maxlen``, the API's cleaning is
+    the identity: the mapping is copied in as is. Anything else takes the API's own path.
+    """
+    bounded = BoundedAttributes(maxlen, None, immutable=False, max_value_len=max_value_len)
+    if attributes:
+        plain = maxlen is None or len(attributes) <= maxlen
+        if plain:
+            for key, value in attributes.items():
+                kind = type(value)
+                if (
+                    type(key) is not str
+                    or not key
+                    or kind not in _PLAIN
+                    or (kind is str and max_value_len is not None and len(value) > max_value_len)  # type: ignore[arg-type]
+                ):
+                    plain = False
+                    break
+        if plain:
+            bounded._dict.update(attributes)
+        else:
+            bounded._set_items(attributes)
+    bounded._immutable = immutable
+    return bounded
+
+
+class Event:
+    """A span event: name, timestamp, bounded attributes and how many of them were dropped."""
+
+    __slots__ = ("_attributes", "_name", "_timestamp")
+
+    def __init__(self, name: str, attributes: BoundedAttributes, timestamp: int | None = None) -> None:
+        self._name = name
+        self._attributes = attributes
+        self._timestamp = time_ns() if timestamp is None else timestamp
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def timestamp(self) -> int:
+        return self._timestamp
+
+    @property
+    def attributes(self) -> types.Attributes:
+        return self._attributes
+
+    @property
+    def dropped_attributes(self) -> int:
+        return self._attributes.dropped
+
+    def __repr__(self) -> str:
+        return f"Event({self._name!r}, {dict(self._attributes)!r}, {self._timestamp})"
+
+
+def _is_valid_link(context: SpanContext, attributes: types.Attributes) -> bool:
+    # The SDK's rule: an invalid context is kept only with attributes or a trace state.
+    return bool(context and (context.is_valid or (attributes or context.trace_state)))
+
+
+_UNSET = Status(StatusCode.UNSET)
+# W3C Trace Context level 2's random-trace-id flag, set by SDK 1.4x; older APIs lack it, and
+# their SDKs never set it.
+_RANDOM = int(getattr(TraceFlags, "RANDOM_TRACE_ID", 0))
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
+_SAMPLED_RANDOM = TraceFlags(TraceFlags.SAMPLED | _RANDOM)
+_NOT_SAMPLED_RANDOM = TraceFlags(_RANDOM)
+
+
+class RecordedSpan(trace_api.Span):
+    """A recording span while it runs, then the finished record handed to the sink.
+
+    Once ended it is immutable and reads as the SDK's ``ReadableSpan``: ``name``, ``context``,
+    ``parent``, ``kind``, ``start_time``, ``end_time``, ``attributes``, ``events``, ``links``,
+    ``status``, ``resource``, ``instrumentation_scope`` and the ``dropped_*`` counts.
+    """
+
+    __slots__ = (
+        "_attributes",
+        "_context",
+        "_end_time",
+        "_events",
+        "_kind",
+        "_limits",
+        "_links",
+        "_lock",
+        "_name",
+        "_parent",
+        "_record_exception",
+        "_resource",
+        "_set_status_on_exception",
+        "_start_time",
+        "_status",
+        "_tracer",
+        "dropped_events",
+        "dropped_links",
+    )
+
+    def __init__(  # noqa: PLR0917 - positional: it is the hot path
+        self,
+        tracer: RecordingTracer,
+        name: str,
+        context: SpanContext,
+        parent: SpanContext | None,
+        kind: SpanKind,
+        attributes: types.Attributes,
+        links: Sequence[Link],
+        start_time: int | None,
+        record_exception: bool,
+        set_status_on_exception: bool,
+    ) -> None:
+        limits = tracer._limits
+        self._tracer = tracer
+        self._resource = tracer._resource  # fixed at start, as the SDK's spans keep theirs
+        self._limits = limits
+        self._name = name
+        self._context = context
+        self._parent = parent
+        self._kind = kind
+        self._record_exception = record_exception
+        self._set_status_on_exception = set_status_on_exception
+        self._lock = threading.Lock()
+        self._status = _UNSET
+        self._end_time: int | None = None
+        self._attributes = _bounded(
+            limits.max_span_attributes, attributes, limits.max_span_attribute_length, immutable=False
+        )
+        self._events: list[Event] = []
+        self.dropped_events = 0
+        self._links: list[Link] = []
+        self.dropped_links = 0
+        if links:
+            kept = [
+                Link(
+                    link.context,
+                    _bounded(limits.max_link_attributes, link.attributes, limits.max_attribute_length),
+                )
+                for link in links
+                if link and _is_valid_link(link.context, link.attributes)
+            ]
+            maximum = limits.max_links
+            if maximum is not None and len(kept) > maximum:
+                # The SDK keeps the newest links (a bounded deque drops from the front).
+                self.dropped_links = len(kept) - maximum
+                kept = kept[len(kept) - maximum :]
+            self._links = kept
+        self._start_time = start_time if start_time is not None else time_ns()
+
+    # -- the read surface (SDK ReadableSpan) --
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def context(self) -> SpanContext:
+        return self._context
+
+    def get_span_context(self) -> SpanContext:
+        return self._context
+
+    @property
+    def parent(self) -> SpanContext | None:
+        return self._parent
+
+    @property
+    def kind(self) -> SpanKind:
+        return self._kind
+
+    @property
+    def start_time(self) -> int | None:
+        return self._start_time
+
+    @property
+    def end_time(self) -> int | None:
+        return self._end_time
+
+    @property
+    def status(self) -> Status:
+        return self._status
+
+    @property
+    def attributes(self) -> types.Attributes:
+        return self._attributes
+
+    @property
+    def events(self) -> Sequence[Event]:
+        return tuple(self._events)
+
+    @property
+    def links(self) -> Sequence[Link]:
+        return tuple(self._links)
+
+    @property
+    def resource(self) -> Resource:
+        return self._resource
+
+    @property
+    def instrumentation_scope(self) -> Scope:
+        return self._tracer._scope
+
+    @property
+    def instrumentation_info(self) -> None:
+        return None
+
+    @property
+    def dropped_attributes(self) -> int:
+        return self._attributes.dropped
+
+    def __repr__(self) -> str:
+        return f'RecordedSpan(name="{self._name}", context={self._context})'
+
+    # -- the API (opentelemetry.trace.Span) --
+
+    def is_recording(self) -> bool:
+        return self._end_time is None
+
+    def set_attribute(self, key: str, value: types.AnyValue) -> None:
+        with self._lock:
+            if self._end_time is not None:
+                _log.debug("set_attribute(%r) on the ended span %r is ignored", key, self._name)
+                return
+            self._attributes[key] = value
+
+    def set_attributes(self, attributes: Mapping[str, types.AnyValue]) -> None:
+        with self._lock:
+            if self._end_time is not None:
+                _log.debug("set_attributes on the ended span %r is ignored", self._name)
+                return
+            self._attributes._set_items(attributes)
+
+    def add_event(
+        self,
+        name: str,
+        attributes: types.Attributes = None,
+        timestamp: int | None = None,
+    ) -> None:
+        limits = self._limits
+        bounded = _bounded(limits.max_event_attributes, attributes, limits.max_attribute_length)
+        event = Event(name, bounded, timestamp)
+        with self._lock:
+            if self._end_time is not None:
+                _log.debug("add_event(%r) on the ended span %r is ignored", name, self._name)
+                return
+            maximum = limits.max_events
+            if maximum is not None and len(self._events) >= maximum:
+                self.dropped_events += 1
+                if maximum == 0:
+                    return
+                del self._events[0]  # the newest are kept, as the SDK's bounded deque does
+            self._events.append(event)
+
+    def add_link(self, context: SpanContext, attributes: types.Attributes = None) -> None:
+        if not _is_valid_link(context, attributes):
+            return
+        limits = self._limits
+        link = Link(context, _bounded(limits.max_link_attributes, attributes, limits.max_attribute_length))
+        with self._lock:
+            if self._end_time is not None:
+                _log.debug("add_link on the ended span %r is ignored", self._name)
+                return
+            maximum = limits.max_links
+            if maximum is not None and len(self._links) >= maximum:
+                self.dropped_links += 1
+                if maximum == 0:
+                    return
+                del self._links[0]
+            self._links.append(link)
+
+    def update_name(self, name: str) -> None:
+        with self._lock:
+            if self._end_time is not None:
+                _log.debug("update_name(%r) on the ended span %r is ignored", name, self._name)
+                return
+            self._name = name
+
+    def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
+        with self._lock:
+            if self._end_time is not None:
+                _log.debug("set_status on the ended span %r is ignored", self._name)
+                return
+            # An OK is final; UNSET is never set (the SDK's rules).
+            if self._status.status_code is StatusCode.OK:
+                return
+            if isinstance(status, Status):
+                if status.status_code is StatusCode.UNSET:
+                    return
+                if description is not None:
+                    _log.debug("set_status: description %r ignored beside a Status", description)
+                self._status = status
+            elif isinstance(status, StatusCode):
+                if status is StatusCode.UNSET:
+                    return
+                # Status itself keeps a description only with ERROR.
+                self._status = Status(status, description)
+
+    def record_exception(
+        self,
+        exception: BaseException,
+        attributes: types.Attributes = None,
+        timestamp: int | None = None,
+        escaped: bool = False,
+    ) -> None:
+        stacktrace = "".join(traceback.format_exception(type(exception), exception, exception.__traceback__))
+        module = type(exception).__module__
+        qualname = type(exception).__qualname__
+        event_attributes: dict[str, Any] = {
+            "exception.type": f"{module}.{qualname}" if module and module != "builtins" else qualname,
+            "exception.message": str(exception),
+            "exception.stacktrace": stacktrace,
+            "exception.escaped": str(escaped),
+        }
+        if attributes:
+            event_attributes.update(attributes)
+        self.add_event("exception", event_attributes, timestamp)
+
+    def end(self, end_time: int | None = None) -> None:
+        with self._lock:
+            if self._end_time is not None:
+                _log.debug("end() on the ended span %r is ignored", self._name)
+                return
+            self._end_time = end_time if end_time is not None else time_ns()
+            self._attributes._immutable = True
+        self._tracer._finish(self)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        if exc_val is not None and self._end_time is None:
+            if self._record_exception:
+                self.record_exception(exc_val, escaped=True)
+            if self._set_status_on_exception:
+                self.set_status(Status(StatusCode.ERROR, f"{type(exc_val).__name__}: {exc_val}"))
+        self.end()
+
+
+# -- tracer and provider ------------------------------------------------------------------------
+
+
+class RecordingTracer(trace_api.Tracer):
+    """Starts :class:`RecordedSpan` objects for one instrumentation scope."""
+
+    def __init__(self, provider: RecordingProvider, scope: Scope) -> None:
+        self._provider = provider
+        self._scope = scope
+        self._resource = provider._resource
+        self._limits = provider._limits
+        self._sampler = provider._sampler
+        self._ids = provider._ids
+
+    def start_span(  # noqa: PLR0917 - the API's signature
+        self,
+        name: str,
+        context: Context | None = None,
+        kind: SpanKind = SpanKind.INTERNAL,
+        attributes: types.Attributes = None,
+        links: Sequence[Link] | None = (),
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+    ) -> trace_api.Span:
+        parent: SpanContext | None = trace_api.get_current_span(context).get_span_context()
+        if parent is not None and not isinstance(parent, SpanContext):
+            msg = "parent_span_context must be a SpanContext or None."
+            raise TypeError(msg)
+        ids = self._ids
+        if parent is None or not parent.is_valid:
+            parent = None
+            trace_id = ids.generate_trace_id()
+            random_trace_id = ids.is_trace_id_random()
+            trace_state = None
+        else:
+            trace_id = parent.trace_id
+            random_trace_id = parent.trace_flags & _RANDOM
+            trace_state = parent.trace_state
+        sampled = self._sampler(parent, trace_id)
+        if random_trace_id:
+            flags = _SAMPLED_RANDOM if sampled else _NOT_SAMPLED_RANDOM
+        else:
+            flags = _SAMPLED if sampled else _NOT_SAMPLED
+        span_context = SpanContext(
+            trace_id, ids.generate_span_id(), is_remote=False, trace_flags=flags, trace_state=trace_state
+        )
+        if not sampled:
+            return NonRecordingSpan(span_context)
+        span = RecordedSpan(
+            self,
+            name,
+            span_context,
+            parent,
+            kind,
+            attributes,
+            links or (),
+            start_time,
+            record_exception,
+            set_status_on_exception,
+        )
+        processors = self._provider._processors
+        if processors:
+            self._provider._on_start(span, context)
+        return span
+
+    @_agnosticcontextmanager
+    def start_as_current_span(  # noqa: PLR0917 - the API's signature
+        self,
+        name: str,
+        context: Context | None = None,
+        kind: SpanKind = SpanKind.INTERNAL,
+        attributes: types.Attributes = None,
+        links: Sequence[Link] | None = (),
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+        end_on_exit: bool = True,
+    ) -> Iterator[trace_api.Span]:
+        span = self.start_span(
+            name, context, kind, attributes, links, start_time, record_exception, set_status_on_exception
+        )
+        with trace_api.use_span(
+            span,
+            end_on_exit=end_on_exit,
+            record_exception=record_exception,
+            set_status_on_exception=set_status_on_exception,
+        ) as current:
+            yield current
+
+    def _finish(self, span: RecordedSpan) -> None:
+        provider = self._provider
+        try:
+            provider._sink(span)
+        except Exception:  # noqa: BLE001 - a failing sink must never reach the traced code
+            provider._sink_failed()
+        if provider._processors:
+            provider._on_end(span)
+
+
+class RecordingProvider(trace_api.TracerProvider):
+    """A ``TracerProvider`` that records finished spans and hands each one to ``sink``.
+
+    Args:
+        sink: called with each finished :class:`RecordedSpan`, in the thread that ended it.
+            An exception it raises is swallowed (logged once at debug level).
+        resource: the resource of every span (:func:`build_resource`).
+        sampler: the sampler (default: :func:`sampler_from_env`).
+        limits: the span limits (default: :class:`Limits` from the environment).
+        id_generator: an object with ``generate_trace_id()``, ``generate_span_id()`` and
+            ``is_trace_id_random()`` (default: :class:`RandomIds`).
+        environ: where to read ``OTEL_*`` (default ``os.environ``).
+    """
+
+    def __init__(
+        self,
+        sink: Callable[[RecordedSpan], object],
+        *,
+        resource: Resource,
+        sampler: Sampler | None = None,
+        limits: Limits | None = None,
+        id_generator: Any = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        env = os.environ if environ is None else environ
+        self._sink = sink
+        self._resource = resource
+        self._sampler = sampler if sampler is not None else sampler_from_env(env)
+        self._limits = limits if limits is not None else Limits(env)
+        self._ids = id_generator if id_generator is not None else RandomIds()
+        self._disabled = env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
+        self._tracers: dict[Scope, RecordingTracer] = {}
+        self._lock = threading.Lock()
+        self._processors: tuple[Any, ...] = ()
+        self._sink_failures = 0
+        if hasattr(os, "register_at_fork"):
+            # As the SDK's provider: a child gets fresh locks and its own service.instance.id.
+            # A weak reference, so registering does not keep a provider alive forever.
+            import weakref
+
+            renew = weakref.WeakMethod(self._after_fork)
+
+            def after_in_child() -> None:
+                method = renew()
+                if method is not None:
+                    method()
+
+            os.register_at_fork(after_in_child=after_in_child)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
+        resource = self._resource._after_fork()
+        self._resource = resource
+        for tracer in self._tracers.values():
+            tracer._resource = resource
+
+    @property
+    def resource(self) -> Resource:
+        return self._resource
+
+    def get_tracer(
+        self,
+        instrumenting_module_name: str,
+        instrumenting_library_version: str | None = None,
+        schema_url: str | None = None,
+        attributes: types.Attributes = None,
+    ) -> trace_api.Tracer:
+        if self._disabled:
+            return trace_api.NoOpTracer()
+        if not instrumenting_module_name:
+            _log.debug("get_tracer called without a name")
+            instrumenting_module_name = ""
+        scope = Scope(instrumenting_module_name, instrumenting_library_version or "", schema_url, attributes)
+        with self._lock:
+            tracer = self._tracers.get(scope)
+            if tracer is None:
+                tracer = self._tracers[scope] = RecordingTracer(self, scope)
+        return tracer
+
+    def add_span_processor(self, processor: Any) -> None:
+        """Also hand spans to an SDK-style span processor (``on_start``/``on_end``), best effort.
+
+        The spans are :class:`RecordedSpan` objects, not SDK spans: processors that read the
+        ``ReadableSpan`` surface (export processors) work; others may not. A configuration that
+        adds processors is better served by the SDK (the caller decides).
+        """
+        with self._lock:
+            self._processors = (*self._processors, processor)
+
+    def _on_start(self, span: RecordedSpan, context: Context | None) -> None:
+        for processor in self._processors:
+            try:
+                processor.on_start(span, parent_context=context)
+            except Exception:  # noqa: BLE001 - a processor must never reach the traced code
+                _log.debug("span processor %r failed on start", processor, exc_info=True)
+
+    def _on_end(self, span: RecordedSpan) -> None:
+        for processor in self._processors:
+            try:
+                processor.on_end(span)
+            except Exception:  # noqa: BLE001 - a processor must never reach the traced code
+                _log.debug("span processor %r failed on end", processor, exc_info=True)
+
+    def _sink_failed(self) -> None:
+        self._sink_failures += 1
+        if self._sink_failures == 1:
+            _log.debug("the span sink failed; this span is lost", exc_info=True)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Flush the added span processors (the sink holds nothing back)."""
+        return all(processor.force_flush(timeout_millis) for processor in self._processors)
+
+    def shutdown(self) -> None:
+        """Shut down the added span processors."""
+        for processor in self._processors:
+            processor.shutdown()
