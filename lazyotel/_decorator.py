@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import sys
 
-from . import _config, _provider
-from ._config import SETTINGS, STATE
-from ._provider import RUNTIME
+from . import _provider
+from ._config import SETTINGS
+from ._log import fault
+from ._state import STATE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -206,16 +207,47 @@ def _warn_if_click_command(target: object) -> None:
     warnings.warn(msg, UserWarning, stacklevel=4)  # _warn.. < _decorate < trace_command < user's line
 
 
+def unwrap_partial(fn: Any) -> tuple[Any, int]:
+    """The function inside ``functools.partial`` layers, and how many positional arguments
+    they bind (``functools`` is never imported: a partial is known by its name and ``func``)."""
+    bound = 0
+    for _ in range(100):
+        if type(fn).__name__ != "partial" or not hasattr(fn, "func"):
+            break
+        bound += len(getattr(fn, "args", ()))
+        fn = fn.func
+    return fn, bound
+
+
 def _code_of(target: Any) -> Any:
     """The code object that decides the callable's nature, as ``inspect`` would find it."""
+    return getattr(unwrap_partial(target)[0], "__code__", None)
+
+
+def bind(fn: Any, skip: int) -> tuple[tuple[str, ...], str, int]:
+    """(names of the positional parameters a call fills, the ``*args`` name, ``skip``).
+
+    Read from the code object, without ``inspect``: a partial's bound arguments and a bound
+    method's ``self`` are not among the call's arguments; ``skip`` leading ones (a method's
+    ``self`` or ``cls``) are left out of the capture.
+    """
+    # Another decorator under this one (functools.wraps): its (*args, **kwargs) would hide the
+    # parameter names typer, click and inspect.signature see, and so what must be redacted.
     for _ in range(100):
-        code = getattr(target, "__code__", None)
-        if code is not None:
-            return code
-        if type(target).__name__ != "partial" or not hasattr(target, "func"):
-            return None
-        target = target.func
-    return None
+        inner = getattr(fn, "__wrapped__", None)
+        if inner is None:
+            break
+        fn = inner
+    fn, offset = unwrap_partial(fn)
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return (), "", skip
+    if getattr(fn, "__self__", None) is not None:
+        offset += 1
+    varargs = (
+        code.co_varnames[code.co_argcount + code.co_kwonlyargcount] if code.co_flags & _CO_VARARGS else ""
+    )
+    return tuple(code.co_varnames[: code.co_argcount][offset + skip :]), varargs, skip
 
 
 def _looks_like_method(fn: Any) -> bool:
@@ -271,9 +303,7 @@ def _copy_metadata(wrapper: Any, source: Any) -> None:
         except (AttributeError, TypeError):
             pass
     if type(source).__name__ == "partial":  # a partial has no name or docstring of its own
-        inner = source
-        while type(inner).__name__ == "partial" and hasattr(inner, "func"):
-            inner = inner.func
+        inner = unwrap_partial(source)[0]
         wrapper.__name__ = wrapper.__qualname__ = _name_of(inner)
         wrapper.__doc__ = getattr(inner, "__doc__", None)
     source_dict = getattr(source, "__dict__", None)
@@ -466,13 +496,14 @@ class _Api:
     def __init__(self) -> None:
         from opentelemetry import context, trace
 
-        from . import _capture
+        from . import _capture, _outcome
         from ._follow import FollowingTracer
 
         self.attach, self.detach = context.attach, context.detach
         self.set_span_in_context = trace.set_span_in_context
         self.FollowingTracer = FollowingTracer
         self.capture = _capture
+        self.outcome = _outcome
 
 
 _api: Any = None
@@ -483,13 +514,6 @@ def _load_api() -> Any:
     if _api is None:
         _api = _Api()
     return _api
-
-
-def _fault(exc: BaseException) -> None:
-    _config.warn_once(
-        "a command span could not be recorded (%s); the command is not affected",
-        _provider.describe(exc),
-    )
 
 
 class Command:
@@ -524,18 +548,14 @@ class Command:
 
     def open(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
         """Start the span (not yet current): (span, its context), or (None, None) if untraced."""
-        if not STATE.resolved and _config.refresh():
+        if not _provider.traced():
             return None, None
-        if not RUNTIME.activated:
-            _provider.activate()
-            if STATE.bypass:
-                return None, None
         try:
             api = _api or _load_api()
             scope = SETTINGS.tracer_name
             if self.tracer is None or self.scope is not scope:
                 if self.params is None:
-                    self.params = api.capture.bind(self.fn, self.skip)  # before the tracer: threads
+                    self.params = bind(self.fn, self.skip)  # before the tracer: threads
                 module = getattr(self.fn, "__module__", None)
                 self.scope = scope
                 self.tracer = api.FollowingTracer(
@@ -551,12 +571,12 @@ class Command:
             # ``current()``: the following tracer's pick of provider, minus one call layer.
             span = self.tracer.current().start_span(self.span_name, attributes=attributes)
         except Exception as exc:  # noqa: BLE001 - contract: telemetry never breaks the command
-            _fault(exc)
+            fault(exc)
             return None, None
         try:
             return span, api.set_span_in_context(span)
         except Exception as exc:  # noqa: BLE001
-            _fault(exc)
+            fault(exc)
             self.fail(span, GeneratorExit())  # ends it, with no status
             return None, None
 
@@ -571,7 +591,7 @@ class Command:
         try:
             return _api.attach(ctx)
         except Exception as exc:  # noqa: BLE001
-            _fault(exc)
+            fault(exc)
             return None
 
     def detach(self, token: Any) -> None:
@@ -579,18 +599,18 @@ class Command:
             try:
                 _api.detach(token)
             except Exception as exc:  # noqa: BLE001
-                _fault(exc)
+                fault(exc)
 
     def finish(self, span: Any, result: Any, token: Any = None) -> None:
         """Detach ``token``, then end the span of a call that returned ``result``."""
         if token is not None:
             self.detach(token)
         if span is not None:
-            _api.capture.record_result(span, result, self.result_hook)
+            _api.outcome.record_result(span, result, self.result_hook)
 
     def fail(self, span: Any, exc: BaseException, token: Any = None) -> None:
         """Detach ``token``, then end the span of a call that raised ``exc`` (re-raised as is)."""
         if token is not None:
             self.detach(token)
         if span is not None:
-            _api.capture.record_exception(span, exc)
+            _api.outcome.record_exception(span, exc)

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import lazyotel
-from lazyotel import _config
+from lazyotel import _bounded, _config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -275,7 +275,7 @@ def test_lazyotel_flush_timeout_overrides_the_argument(
 ) -> None:
     lazyotel.bootstrap("svc", flush_timeout=7.0)
     monkeypatch.setenv("LAZYOTEL_FLUSH_TIMEOUT", raw)
-    assert _config.SETTINGS.effective_flush_timeout() == expected
+    assert _bounded.flush_timeout() == expected
 
 
 @pytest.mark.parametrize("raw", ["soon", "-1", "inf", "nan"])
@@ -284,8 +284,8 @@ def test_malformed_lazyotel_flush_timeout_is_ignored_with_one_warning(
 ) -> None:
     lazyotel.bootstrap("svc", flush_timeout=7.0)
     monkeypatch.setenv("LAZYOTEL_FLUSH_TIMEOUT", raw)
-    assert _config.SETTINGS.effective_flush_timeout() == 7.0
-    assert _config.SETTINGS.effective_flush_timeout() == 7.0
+    assert _bounded.flush_timeout() == 7.0
+    assert _bounded.flush_timeout() == 7.0
     warnings = [r for r in caplog.records if r.name == "lazyotel" and r.levelname == "WARNING"]
     assert len(warnings) == 1
     assert "LAZYOTEL_FLUSH_TIMEOUT" in warnings[0].getMessage()
