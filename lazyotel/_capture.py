@@ -77,66 +77,10 @@ def capture(params: Params, args: tuple[Any, ...], kwargs: dict[str, Any], spec:
         Valid JSON text of at most ``TOTAL_CAP`` UTF-8 bytes.
     """
     try:
-        names, varargs, skip = params
         decide = spec if callable(spec) else None
         cache = cache_in_force()
-        out_args = []
-        named = len(names)
-        hide_next = False  # the previous ``*args`` item was an option naming a secret
-        for index in range(skip, len(args)):
-            value = args[index]
-            position = index - skip
-            name = names[position] if position < named else varargs
-            kind = type(value)  # ``is`` only: a metaclass may define ``__eq__``
-            scalar = kind is str or kind is int or kind is bool or kind is float or value is None
-            if (decide is not None or not scalar) and not _kept(name, value, decide):
-                continue
-            hidden = cache.get(name) if cache is not None else None
-            if hidden is None:
-                hidden = bool(name) and redacted(name)
-            if hidden or hide_next:
-                out_args.append(REDACTED)
-                hide_next = False
-                continue
-            if kind is str and position >= named and (value[:1] == "-" or "=" in value):
-                how = option(value)
-                hide_next = how == HIDES_NEXT
-                if how == HIDES_VALUE:
-                    out_args.append(bounded_text(hide_value(value)))
-                    continue
-            # The common case inline: short ASCII text, small ints, flags, None.
-            if (
-                (kind is str and len(value) <= VALUE_CAP and value.isascii())
-                or (kind is int and -BIG < value < BIG)
-                or kind is bool
-                or value is None
-            ):
-                out_args.append(value)
-            else:
-                out_args.append(argument_value(value))
-        out_kwargs = {}
-        for key, value in kwargs.items():
-            name = key if type(key) is str else str.__str__(key)
-            kind = type(value)
-            scalar = kind is str or kind is int or kind is bool or kind is float or value is None
-            if (decide is not None or not scalar) and not _kept(name, value, decide):
-                continue
-            hidden = cache.get(name) if cache is not None else None
-            if hidden is None:
-                hidden = redacted(name)
-            # The common case inline: short ASCII text, small ints, flags, None.
-            if hidden:
-                safe: Any = REDACTED
-            elif (
-                (kind is str and len(value) <= VALUE_CAP and value.isascii())
-                or (kind is int and -BIG < value < BIG)
-                or kind is bool
-                or value is None
-            ):
-                safe = value
-            else:
-                safe = argument_value(value)
-            out_kwargs[key_text(name)] = safe
+        out_args = _positional(params, args, decide, cache)
+        out_kwargs = _keywords(kwargs, decide, cache)
         encode = encoder()
         text = encode({"args": out_args, "kwargs": out_kwargs})
         if utf8_size(text) <= TOTAL_CAP:
@@ -144,6 +88,76 @@ def capture(params: Params, args: tuple[Any, ...], kwargs: dict[str, Any], spec:
         return _within_total(out_args, out_kwargs, encode)
     except Exception:  # noqa: BLE001 - contract: capture never breaks the command
         return _FALLBACK
+
+
+def _positional(
+    params: Params, args: tuple[Any, ...], decide: Callable[[str, Any], bool] | None, cache: Any
+) -> list[Any]:
+    names, varargs, skip = params
+    out_args = []
+    named = len(names)
+    hide_next = False  # the previous ``*args`` item was an option naming a secret
+    for index in range(skip, len(args)):
+        value = args[index]
+        position = index - skip
+        name = names[position] if position < named else varargs
+        kind = type(value)  # ``is`` only: a metaclass may define ``__eq__``
+        scalar = kind is str or kind is int or kind is bool or kind is float or value is None
+        if (decide is not None or not scalar) and not _kept(name, value, decide):
+            continue
+        hidden = cache.get(name) if cache is not None else None
+        if hidden is None:
+            hidden = bool(name) and redacted(name)
+        if hidden or hide_next:
+            out_args.append(REDACTED)
+            hide_next = False
+            continue
+        if kind is str and position >= named and (value[:1] == "-" or "=" in value):
+            how = option(value)
+            hide_next = how == HIDES_NEXT
+            if how == HIDES_VALUE:
+                out_args.append(bounded_text(hide_value(value)))
+                continue
+        # The common case inline: short ASCII text, small ints, flags, None.
+        if (
+            (kind is str and len(value) <= VALUE_CAP and value.isascii())
+            or (kind is int and -BIG < value < BIG)
+            or kind is bool
+            or value is None
+        ):
+            out_args.append(value)
+        else:
+            out_args.append(argument_value(value))
+    return out_args
+
+
+def _keywords(
+    kwargs: dict[str, Any], decide: Callable[[str, Any], bool] | None, cache: Any
+) -> dict[str, Any]:
+    out_kwargs = {}
+    for key, value in kwargs.items():
+        name = key if type(key) is str else str.__str__(key)
+        kind = type(value)
+        scalar = kind is str or kind is int or kind is bool or kind is float or value is None
+        if (decide is not None or not scalar) and not _kept(name, value, decide):
+            continue
+        hidden = cache.get(name) if cache is not None else None
+        if hidden is None:
+            hidden = redacted(name)
+        # The common case inline: short ASCII text, small ints, flags, None.
+        if hidden:
+            safe: Any = REDACTED
+        elif (
+            (kind is str and len(value) <= VALUE_CAP and value.isascii())
+            or (kind is int and -BIG < value < BIG)
+            or kind is bool
+            or value is None
+        ):
+            safe = value
+        else:
+            safe = argument_value(value)
+        out_kwargs[key_text(name)] = safe
+    return out_kwargs
 
 
 def _kept(name: str, value: object, decide: Callable[[str, Any], bool] | None) -> bool:

@@ -315,3 +315,29 @@ def test_parse_headers_error_never_contains_the_item(secret: str, first: bool) -
     with pytest.raises(ValueError, match="headers") as info:
         _config.parse_headers(raw, param="headers")
     assert secret not in str(info.value)
+
+
+def test_bootstrap_signature_follows_the_settings_table() -> None:
+    import inspect
+
+    params = [p for p in inspect.signature(lazyotel.bootstrap).parameters.values() if p.kind != p.VAR_KEYWORD]
+    assert [p.name for p in params] == [row.name for row in _config.TABLE]
+    assert {p.name: p.default for p in params} == {row.name: row.default for row in _config.TABLE}
+    fresh = _config.Settings()
+    assert {row.name: getattr(fresh, row.name) for row in _config.TABLE} == {
+        p.name: p.default for p in params
+    }
+    assert set(_config.Settings.__annotations__) == {*_config.ROWS, "deferred"}
+
+
+def test_reconfigure_takes_the_settings_the_table_marks_reconfigurable() -> None:
+    import inspect
+
+    keywords = set(inspect.signature(lazyotel.reconfigure).parameters) - {"strict", "unknown"}
+    assert keywords == {row.name for row in _config.TABLE if row.reconfigure}
+
+
+@pytest.mark.parametrize("call", ["bootstrap", "reconfigure"])
+def test_the_error_names_the_function_that_was_called(call: str) -> None:
+    with pytest.raises(ValueError, match=rf"^lazyotel\.{call}\(protocol='smtp'\): unknown protocol"):
+        getattr(lazyotel, call)(protocol="smtp")
