@@ -187,9 +187,8 @@ class GuardedExporter(SpanExporter):
 
     The real exporter is built at activation, and the command waits for it (see ``_build``).
     Building it in the background instead took its import (``requests`` or ``grpc``) off the
-    first span's path, but made whole runs slower (a traced ``data load`` of examples/ktrade:
-    968 ms, against 828 ms waiting for it and 845 ms for an eager set-up: the import competes
-    with the command for the GIL) and needed exit hooks to keep short commands' spans.
+    first span's path, but made whole runs slower (the import competes with the command for the
+    GIL; figures in benchmarks/README.md) and needed exit hooks to keep short commands' spans.
     """
 
     def __init__(

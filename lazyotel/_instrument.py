@@ -7,8 +7,8 @@ contrib instrumentor, a command that never imports httpx never imports httpx, it
 instrumentation, wrapt or importlib.metadata.
 
 The post-import hook is a small ``sys.meta_path`` finder rather than ``wrapt.when_imported``:
-importing wrapt 2.x imports asyncio and importlib.metadata, +40-60 ms measured right after
-activation, paid by every command that never imports the library. Instrumentations import
+importing wrapt 2.x imports asyncio and importlib.metadata, a cost (benchmarks/README.md) paid
+by every command that never imports the library. Instrumentations import
 wrapt themselves when they are really applied.
 """
 

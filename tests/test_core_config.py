@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from _child import run_child, site_without
+from _child import child_env, run_child, site_without
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -245,8 +245,7 @@ def test_this_pytest_process_is_in_test_mode() -> None:
 
 def test_children_and_grandchildren_of_pytest_are_in_test_mode() -> None:
     """pytest's PYTEST_VERSION / PYTEST_CURRENT_TEST are inherited down the process tree."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LAZYOTEL_"))}
-    env["PYTHONPATH"] = str(ROOT)
+    env = child_env(("OTEL_", "LAZYOTEL_"))  # pytest's markers kept: they are the point
     code = """
 import os, subprocess, sys
 import lazyotel
