@@ -13,8 +13,7 @@ import _thread
 import os
 import sys
 
-from . import _bounded, _config, _log
-from ._bounded import run_bounded
+from . import _config, _log
 from ._config import SETTINGS
 from ._log import describe
 from ._state import RUNTIME, STATE
@@ -133,6 +132,8 @@ def activate() -> None:
         if RUNTIME.activated:
             return
         RUNTIME.activating = _thread.get_ident()
+        from . import _bounded
+
         hold = _bounded.Hold()
         try:
             if SETTINGS.deferred:  # bootstrap(endpoint=callable...): known only now
@@ -183,6 +184,8 @@ def arm_instrumentations() -> None:
 
 
 def _timeout(timeout: float | None) -> float:
+    from . import _bounded
+
     if timeout is None:
         return _bounded.flush_timeout()
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
@@ -200,6 +203,8 @@ def flush(timeout: float | None = None) -> bool:
     Returns:
         True if everything was handed to the exporter in time (or there was nothing to do).
     """
+    from ._bounded import run_bounded
+
     seconds = _timeout(timeout)
     switch = RUNTIME.switch
     if switch is None:
@@ -218,6 +223,8 @@ def shutdown(timeout: float | None = None) -> bool:
     Returns:
         True if the flush and shutdown finished in time.
     """
+    from ._bounded import run_bounded
+
     seconds = _timeout(timeout)
     with RUNTIME.lock:
         switch, RUNTIME.switch = RUNTIME.switch, None
@@ -233,6 +240,8 @@ def shutdown(timeout: float | None = None) -> bool:
 
 def _at_exit() -> None:
     """The bounded exit: the SDK's own unbounded atexit shutdown is never registered."""
+    from . import _bounded
+
     try:
         shutdown(_bounded.flush_timeout())
     except (KeyboardInterrupt, SystemExit) as exc:
@@ -245,6 +254,8 @@ def _at_exit() -> None:
 def _register_exit() -> None:
     """Register the bounded exit flush (and, where needed, the thread it will run on)."""
     import atexit
+
+    from . import _bounded
 
     atexit.register(_at_exit)
     RUNTIME.exit_registered = True
@@ -294,18 +305,21 @@ def _after_fork_in_child() -> None:
     """The child has one thread: locks held by others would be held forever."""
     _forking.clear()
     RUNTIME.lock = _thread.RLock()
+    bounded: Any = sys.modules.get("lazyotel._bounded")  # loaded by activation: before it, nothing to do
+    if bounded is None:
+        return
     if RUNTIME.activating not in (None, _thread.get_ident()):
         # Another thread was activating and the fork did not wait for it: that thread does
         # not exist here, so the child starts telemetry afresh on its next span.
         RUNTIME.activating = None
         RUNTIME.activated = RUNTIME.failed = False
         RUNTIME.own = RUNTIME.switch = None
-        if _bounded.holding is not None:
-            _bounded.holding.release(deliver=False)  # the child's main thread gets its handlers back
-    _bounded.standby = None  # its thread did not survive the fork
+        if bounded.holding is not None:
+            bounded.holding.release(deliver=False)  # the child's main thread gets its handlers back
+    bounded.standby = None  # its thread did not survive the fork
     if RUNTIME.switch is not None:
-        if _bounded.NO_THREADS_AT_EXIT:
-            _bounded.standby = _bounded.Standby()
+        if bounded.NO_THREADS_AT_EXIT:
+            bounded.standby = bounded.Standby()
         util = sys.modules.get("multiprocessing.util")
         if util is not None:
             # A multiprocessing worker clears its finalizers after the fork, then runs these.
@@ -320,6 +334,8 @@ if hasattr(os, "register_at_fork"):  # not on Windows
 
 def apply_live(changed: list[str]) -> None:
     """Carry configuration changes made after activation into the running pipeline."""
+    from . import _bounded
+
     live = RUNTIME.activated and not RUNTIME.failed
     if "instrument" in changed and (live or RUNTIME.override is not None):
         arm_instrumentations()  # as activation (or capture_spans) would have
@@ -338,6 +354,8 @@ def apply_live(changed: list[str]) -> None:
 
 def deactivate(timeout: float) -> None:
     """Shut lazyotel's pipeline down and forget it, so the next span activates afresh."""
+    from ._bounded import run_bounded
+
     with RUNTIME.lock:
         switch = RUNTIME.switch
         RUNTIME.own = RUNTIME.switch = None
@@ -401,6 +419,8 @@ def begin_real() -> bool:
 
 def end_real(previous: bool) -> None:
     """Flush and shut the real pipeline down; inside a capture, spans go back to memory only."""
+    from . import _bounded
+
     STATE.forced = max(STATE.forced - 1, 0)  # 0 already if the block called reset()
     STATE.real = previous
     deactivate(_bounded.flush_timeout())

@@ -21,6 +21,7 @@ FLOORS = {
     "lazyotel.testing": TESTS,
     "lazyotel._app": COMMANDS,
     "lazyotel._decorator": COMMANDS,
+    "lazyotel._command": COMMANDS,
     "lazyotel._tracer": COMMANDS,
     "lazyotel._capture": COMMANDS,
     "lazyotel._outcome": COMMANDS,
