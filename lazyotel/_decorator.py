@@ -3,7 +3,7 @@
 Decoration imports nothing (no OpenTelemetry, no ``inspect``, no ``functools``): the kind of
 callable is read from its code flags, and the wrapper's metadata is copied by hand. A
 bypassed call (``off`` or ``test`` mode) reads one bool and calls the function. The active
-path imports the OpenTelemetry API, ``_follow`` and ``_capture`` on its first call.
+path (``_command``) imports the OpenTelemetry API, ``_follow`` and ``_capture`` on its first call.
 """
 
 from __future__ import annotations

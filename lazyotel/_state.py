@@ -51,7 +51,7 @@ class Runtime:
         self.switch: Any = None  # its processor, whose exporter reconfigure() swaps
         self.override: Any = None  # an in-memory provider installed by lazyotel.testing
         self.exit_registered = False
-        # Signals that arrived while activation held them (see ``_Hold``), in order.
+        # Signals that arrived while activation held them (see ``_bounded.Hold``), in order.
         self.held: list[int] = []
 
 
