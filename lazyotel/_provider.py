@@ -334,8 +334,6 @@ if hasattr(os, "register_at_fork"):  # not on Windows
 
 def apply_live(changed: list[str]) -> None:
     """Carry configuration changes made after activation into the running pipeline."""
-    from . import _bounded
-
     live = RUNTIME.activated and not RUNTIME.failed
     if "instrument" in changed and (live or RUNTIME.override is not None):
         arm_instrumentations()  # as activation (or capture_spans) would have
@@ -345,7 +343,7 @@ def apply_live(changed: list[str]) -> None:
         try:
             if SETTINGS.deferred:  # bootstrap(endpoint=callable) again after activation
                 _config.resolve_deferred(SETTINGS)
-            from . import _sdk
+            from . import _bounded, _sdk
 
             _sdk.apply_live(RUNTIME, SETTINGS, changed, _bounded.flush_timeout())
         except Exception as exc:  # noqa: BLE001
