@@ -123,7 +123,8 @@ def scrub(text: str, secrets: Sequence[str] = ()) -> str:
     """
     import re
 
-    for secret in sorted(_forms([*header_values(SETTINGS.headers), *secrets]), key=len, reverse=True):
+    found = _forms(header_values(SETTINGS.headers), _MIN_SECRET) | _forms(secrets, _MIN_GIVEN)
+    for secret in sorted(found, key=len, reverse=True):
         text = text.replace(secret, "[REDACTED]")
     text = re.sub(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@'\"]*@", r"\1", text)  # user:password@
     text = re.sub(r"\?[\w.~%+\-\[\]]*=[^\s'\"<>)]*", "?[REDACTED]", text)  # ?api_key=...
@@ -140,8 +141,9 @@ def scrub_line(text: str, secrets: Sequence[str] = ()) -> str:
     return line if len(line) <= 300 else line[:300] + "..."
 
 
-#: A header value shorter than this is not treated as a secret ("x-tenant=7").
-_MIN_SECRET = 4
+#: A configured header value shorter than this is not treated as a secret ("x-tenant=7"); an
+#: exporter's own ``secrets`` (it sends them) from 3 characters on.
+_MIN_SECRET, _MIN_GIVEN = 4, 3
 
 
 def header_values(headers: Mapping[str, str] | None) -> tuple[str, ...]:
@@ -157,14 +159,14 @@ def header_values(headers: Mapping[str, str] | None) -> tuple[str, ...]:
     return tuple(value for value in values if value.strip())
 
 
-def _forms(values: Sequence[str]) -> set[str]:
+def _forms(values: Sequence[str], minimum: int) -> set[str]:
     """The values in every form messages quote them (stripped, repr, a "Bearer" token alone)."""
     found: set[str] = set()
     for value in values:
         words = value.split()
         forms = {value, value.strip(), repr(value)[1:-1], repr(value.strip())[1:-1]}
         forms.update(words[1:])  # "Bearer <token>": the token alone
-        found.update(form for form in forms if len(form.strip()) >= _MIN_SECRET)
+        found.update(form for form in forms if len(form.strip()) >= minimum)
     return found
 
 
