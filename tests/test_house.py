@@ -168,3 +168,22 @@ def test_the_floor_map_in_the_package_docstring_names_every_floor() -> None:
     doc = lazyotel.__doc__ or ""
     for name in ("face", "tools for users' tests", "command spans", "the hub", "pipelines", "leaves"):
         assert name in doc.lower(), name
+
+
+def test_testing_goes_through_the_hub() -> None:
+    """``lazyotel.testing`` owns no state: it calls the hub, and re-exports the doctor's and the
+    receiver's tools; no STATE, RUNTIME or SDK of its own."""
+    assert import_graph()["lazyotel.testing"] <= {
+        "lazyotel._provider",
+        "lazyotel._doctor",
+        "lazyotel._receiver",
+    }
+
+
+def test_pipelines_never_import_the_hub_or_anything_above() -> None:
+    graph = import_graph()
+    for module, floor in FLOORS.items():
+        if floor == PIPELINES:
+            assert all(FLOORS.get(imported, LEAVES) <= PIPELINES for imported in graph.get(module, ())), (
+                module
+            )
