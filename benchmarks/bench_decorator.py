@@ -22,10 +22,13 @@ of the rounds (each round is the best of ``timeit``'s repeats).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import clean_env  # after the path set-up, so the script runs from anywhere
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -132,10 +135,7 @@ def _median(values: list[float]) -> float:
 
 
 def _run(side: str, rounds: int, number: int) -> dict[str, float]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LAZYOTEL_", "PYTEST_"))}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["LAZYOTEL_MODE"] = side
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    env = clean_env(LAZYOTEL_MODE=side)
     out = subprocess.run(
         [sys.executable, "-c", CHILD, side, str(rounds), str(number)],
         env=env,

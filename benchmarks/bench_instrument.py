@@ -25,7 +25,6 @@ figures are medians. One checked run per candidate first proves the traced ones 
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,10 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import clean_env  # after the path set-up, so the script runs from anywhere
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = 15
@@ -113,11 +116,7 @@ class _Server:
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LAZYOTEL_", "PYTEST_"))}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)  # start-up figures need cached bytecode
-    env["LAZYOTEL_MODE"] = "on"
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
-    return env
+    return clean_env(LAZYOTEL_MODE="on")  # start-up figures need cached bytecode: pyc writing on
 
 
 def _run(candidate: str, case: str, url: str, env: dict[str, str]) -> float:

@@ -6,14 +6,27 @@ provider built on the first span that is really made. See ``lazyotel.bootstrap``
 
 lazyotel speaks on the ``lazyotel`` logger: at most one warning per run, never a credential.
 ``LAZYOTEL_LOG=debug`` in the environment shows the details it logs at debug level.
+
+Floor map (each module imports only floors below it, function-level imports too; pinned by
+tests/test_house.py, where a new module gets its floor):
+
+    face                    __init__  pytest_plugin  __main__
+    tools for users' tests  testing                         (the hub's functions only)
+    command spans           _app > _decorator > _command > _capture, _outcome, _values, _redact;
+                            _tracer
+    the hub                 _provider: the trace-or-not decision, activation, exit, state it owns
+    pipelines               _sdk > _exporters; _follow _instrument _envcontext _globals _noop
+                            (imported by the hub on demand; never import it)
+    leaves                  _config (the settings table), _state, _log, _bounded, _endpoint,
+                            _doctor, _receiver, _tree, _version
 """
 
 from __future__ import annotations
 
-from . import _config, _provider
-from ._config import mode
+from . import _config, _log, _provider
 from ._decorator import trace_command
-from ._provider import flush, get_tracer, shutdown
+from ._provider import flush, mode, shutdown
+from ._tracer import get_tracer
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -52,23 +65,8 @@ __all__ = [
 _UNSET: Any = object()
 
 
-_BOOTSTRAP_PARAMS = (
-    "service_name",
-    "exporter",
-    "endpoint",
-    "protocol",
-    "headers",
-    "resource_attributes",
-    "instrument",
-    "flush_timeout",
-    "span_prefix",
-    "capture_args",
-    "redact",
-    "mode",
-    "ok_status",
-    "tracer_name",
-    "subprocess_spans",
-)
+#: ``bootstrap``'s keywords: the settings table's names, in its order.
+_BOOTSTRAP_PARAMS = tuple(_config.ROWS)
 
 
 def __getattr__(name: str) -> Any:
@@ -203,11 +201,7 @@ def bootstrap(
     if unknown:
         _unknown_keywords("bootstrap", unknown, _BOOTSTRAP_PARAMS)
     values = locals()
-    changes = {name: values[name] for name in _BOOTSTRAP_PARAMS}
-    changed = _config.apply(_config.SETTINGS, changes)  # checks all before storing any
-    if "mode" in changed:
-        _config.invalidate()
-    _provider.apply_live(changed)
+    _provider.configure("bootstrap", {name: values[name] for name in _BOOTSTRAP_PARAMS})
 
 
 def reconfigure(
@@ -244,24 +238,22 @@ def reconfigure(
             unknown.
     """
     if unknown:
-        _unknown_keywords("reconfigure", unknown, ("endpoint", "headers", "exporter", "protocol", "strict"))
+        _unknown_keywords("reconfigure", unknown, (*_config.EXPORT_PARAMS, "strict"))
     if not isinstance(strict, bool):
         msg = f"lazyotel.reconfigure(strict={strict!r}): expected True or False"
         raise TypeError(msg)
     given = {"endpoint": endpoint, "headers": headers, "exporter": exporter, "protocol": protocol}
     changes = {name: value for name, value in given.items() if value is not _UNSET}
     try:
-        changed = _config.apply(_config.SETTINGS, changes)  # checks all before storing any
-    except (TypeError, ValueError) as exc:  # the checks are bootstrap's: name this function
-        msg = str(exc).replace("lazyotel.bootstrap(", "lazyotel.reconfigure(", 1)
+        _provider.configure("reconfigure", changes)  # checks all before storing any
+    except (TypeError, ValueError) as exc:
         if strict:
-            raise type(exc)(msg) from None
+            raise
         # The messages never carry a header value or a URL's credentials. Off and test mode
         # send nothing anywhere: a bad destination is not worth a word there.
-        report = _config.warn_once if _config.mode() == "on" else _config.debug
-        report("%s; the configuration is unchanged", msg)
+        report = _log.warn_once if mode() == "on" else _log.debug
+        report("%s; the configuration is unchanged", exc)
         return False
-    _provider.apply_live(changed)
     return True
 
 

@@ -17,7 +17,8 @@ Group callbacks (a root ``--url`` option, say) are not commands: they run before
 
 from __future__ import annotations
 
-from ._decorator import Command, TracedCallable, trace_command
+from ._command import Command
+from ._decorator import TracedCallable, trace_command
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

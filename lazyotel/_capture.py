@@ -22,24 +22,18 @@ import os
 import sys
 
 from ._config import SETTINGS
-from ._decorator import _fault
-from ._provider import describe
 from ._redact import HIDES_NEXT, HIDES_VALUE, REDACTED, cache_in_force, hide_value, option, redacted
 from ._values import (
     BIG,
-    MAX_NODES,
     SCALAR_IDS,
     VALUE_CAP,
     argument_value,
     argv_items,
     bounded_text,
     encoder,
-    int_value,
     is_context,
-    json_ready,
     key_text,
     truncated,
-    type_name,
     utf8_size,
 )
 
@@ -56,40 +50,7 @@ __all__ = ["REDACTED", "VALUE_CAP", "redacted"]
 TOTAL_CAP = 4096
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-_CO_VARARGS = 0x04
 _FALLBACK = '{"args": ["...[not captured]"], "kwargs": {}}'
-
-
-# -- parameter names ------------------------------------------------------------------------------
-
-
-def bind(fn: Any, skip: int) -> Params:
-    """(names of the positional parameters a call fills, the ``*args`` name, ``skip``).
-
-    Read from the code object, without ``inspect``: a partial's bound arguments and a bound
-    method's ``self`` are not among the call's arguments; ``skip`` leading ones (a method's
-    ``self`` or ``cls``) are left out of the capture.
-    """
-    # Another decorator under this one (functools.wraps): its (*args, **kwargs) would hide the
-    # parameter names typer, click and inspect.signature see, and so what must be redacted.
-    for _ in range(100):
-        inner = getattr(fn, "__wrapped__", None)
-        if inner is None:
-            break
-        fn = inner
-    offset = 0
-    while type(fn).__name__ == "partial" and hasattr(fn, "func"):
-        offset += len(getattr(fn, "args", ()))
-        fn = fn.func
-    code = getattr(fn, "__code__", None)
-    if code is None:
-        return (), "", skip
-    if getattr(fn, "__self__", None) is not None:
-        offset += 1
-    varargs = (
-        code.co_varnames[code.co_argcount + code.co_kwonlyargcount] if code.co_flags & _CO_VARARGS else ""
-    )
-    return tuple(code.co_varnames[: code.co_argcount][offset + skip :]), varargs, skip
 
 
 # -- arguments -> cli.args ------------------------------------------------------------------------
@@ -116,66 +77,10 @@ def capture(params: Params, args: tuple[Any, ...], kwargs: dict[str, Any], spec:
         Valid JSON text of at most ``TOTAL_CAP`` UTF-8 bytes.
     """
     try:
-        names, varargs, skip = params
         decide = spec if callable(spec) else None
         cache = cache_in_force()
-        out_args = []
-        named = len(names)
-        hide_next = False  # the previous ``*args`` item was an option naming a secret
-        for index in range(skip, len(args)):
-            value = args[index]
-            position = index - skip
-            name = names[position] if position < named else varargs
-            kind = type(value)  # ``is`` only: a metaclass may define ``__eq__``
-            scalar = kind is str or kind is int or kind is bool or kind is float or value is None
-            if (decide is not None or not scalar) and not _kept(name, value, decide):
-                continue
-            hidden = cache.get(name) if cache is not None else None
-            if hidden is None:
-                hidden = bool(name) and redacted(name)
-            if hidden or hide_next:
-                out_args.append(REDACTED)
-                hide_next = False
-                continue
-            if kind is str and position >= named and (value[:1] == "-" or "=" in value):
-                how = option(value)
-                hide_next = how == HIDES_NEXT
-                if how == HIDES_VALUE:
-                    out_args.append(bounded_text(hide_value(value)))
-                    continue
-            # The common case inline: short ASCII text, small ints, flags, None.
-            if (
-                (kind is str and len(value) <= VALUE_CAP and value.isascii())
-                or (kind is int and -BIG < value < BIG)
-                or kind is bool
-                or value is None
-            ):
-                out_args.append(value)
-            else:
-                out_args.append(argument_value(value))
-        out_kwargs = {}
-        for key, value in kwargs.items():
-            name = key if type(key) is str else str.__str__(key)
-            kind = type(value)
-            scalar = kind is str or kind is int or kind is bool or kind is float or value is None
-            if (decide is not None or not scalar) and not _kept(name, value, decide):
-                continue
-            hidden = cache.get(name) if cache is not None else None
-            if hidden is None:
-                hidden = redacted(name)
-            # The common case inline: short ASCII text, small ints, flags, None.
-            if hidden:
-                safe: Any = REDACTED
-            elif (
-                (kind is str and len(value) <= VALUE_CAP and value.isascii())
-                or (kind is int and -BIG < value < BIG)
-                or kind is bool
-                or value is None
-            ):
-                safe = value
-            else:
-                safe = argument_value(value)
-            out_kwargs[key_text(name)] = safe
+        out_args = _positional(params, args, decide, cache)
+        out_kwargs = _keywords(kwargs, decide, cache)
         encode = encoder()
         text = encode({"args": out_args, "kwargs": out_kwargs})
         if utf8_size(text) <= TOTAL_CAP:
@@ -183,6 +88,76 @@ def capture(params: Params, args: tuple[Any, ...], kwargs: dict[str, Any], spec:
         return _within_total(out_args, out_kwargs, encode)
     except Exception:  # noqa: BLE001 - contract: capture never breaks the command
         return _FALLBACK
+
+
+def _positional(
+    params: Params, args: tuple[Any, ...], decide: Callable[[str, Any], bool] | None, cache: Any
+) -> list[Any]:
+    names, varargs, skip = params
+    out_args = []
+    named = len(names)
+    hide_next = False  # the previous ``*args`` item was an option naming a secret
+    for index in range(skip, len(args)):
+        value = args[index]
+        position = index - skip
+        name = names[position] if position < named else varargs
+        kind = type(value)  # ``is`` only: a metaclass may define ``__eq__``
+        scalar = kind is str or kind is int or kind is bool or kind is float or value is None
+        if (decide is not None or not scalar) and not _kept(name, value, decide):
+            continue
+        hidden = cache.get(name) if cache is not None else None
+        if hidden is None:
+            hidden = bool(name) and redacted(name)
+        if hidden or hide_next:
+            out_args.append(REDACTED)
+            hide_next = False
+            continue
+        if kind is str and position >= named and (value[:1] == "-" or "=" in value):
+            how = option(value)
+            hide_next = how == HIDES_NEXT
+            if how == HIDES_VALUE:
+                out_args.append(bounded_text(hide_value(value)))
+                continue
+        # The common case inline: short ASCII text, small ints, flags, None.
+        if (
+            (kind is str and len(value) <= VALUE_CAP and value.isascii())
+            or (kind is int and -BIG < value < BIG)
+            or kind is bool
+            or value is None
+        ):
+            out_args.append(value)
+        else:
+            out_args.append(argument_value(value))
+    return out_args
+
+
+def _keywords(
+    kwargs: dict[str, Any], decide: Callable[[str, Any], bool] | None, cache: Any
+) -> dict[str, Any]:
+    out_kwargs = {}
+    for key, value in kwargs.items():
+        name = key if type(key) is str else str.__str__(key)
+        kind = type(value)
+        scalar = kind is str or kind is int or kind is bool or kind is float or value is None
+        if (decide is not None or not scalar) and not _kept(name, value, decide):
+            continue
+        hidden = cache.get(name) if cache is not None else None
+        if hidden is None:
+            hidden = redacted(name)
+        # The common case inline: short ASCII text, small ints, flags, None.
+        if hidden:
+            safe: Any = REDACTED
+        elif (
+            (kind is str and len(value) <= VALUE_CAP and value.isascii())
+            or (kind is int and -BIG < value < BIG)
+            or kind is bool
+            or value is None
+        ):
+            safe = value
+        else:
+            safe = argument_value(value)
+        out_kwargs[key_text(name)] = safe
+    return out_kwargs
 
 
 def _kept(name: str, value: object, decide: Callable[[str, Any], bool] | None) -> bool:
@@ -288,152 +263,3 @@ def process_attributes(with_argv: bool) -> dict[str, Any]:
         if argv is not None:
             attributes["process.command_args"] = argv
     return attributes
-
-
-# -- result and outcome ---------------------------------------------------------------------------
-
-
-def attribute_value(value: Any) -> Any:
-    """``value`` as an attribute value OpenTelemetry accepts (else its bounded text)."""
-    kind = type(value)
-    if kind is str:
-        return bounded_text(value)
-    if kind is int:
-        return value if _INT64_MIN <= value <= _INT64_MAX else int_value(value)  # OTLP carries int64
-    if kind is bool or kind is float:
-        return value
-    if (kind is list or kind is tuple) and 0 < len(value) <= MAX_NODES:
-        first = type(value[0])
-        if first is int and all(type(i) is int and _INT64_MIN <= i <= _INT64_MAX for i in value):
-            return list(value)
-        if (first is str or first is bool or first is float) and all(type(item) is first for item in value):
-            return [bounded_text(item) for item in value] if first is str else list(value)
-    text = json_ready(value, 0, [MAX_NODES, set()])
-    return text if type(text) is str else bounded_text(encoder()(text))
-
-
-def result_attributes(result: Any, hook: Callable[[Any], Any] | None) -> dict[str, Any]:
-    """The attributes a call's result adds: ``hook(result)``, else ``operation.id``.
-
-    Without a hook, only a ``dict`` (or subclass) result is looked into, with ``dict.get``.
-
-    Raises:
-        Exception: Whatever ``hook`` raises (the caller logs it).
-    """
-    if hook is not None:
-        extra = hook(result)
-        if not extra:
-            return {}
-        return {
-            key: attribute_value(value)
-            for key, value in extra.items()
-            if type(key) is str and key and value is not None
-        }
-    if issubclass(type(result), dict):
-        value = dict.get(result, "operation_id")
-        if value is not None:
-            return {"operation.id": attribute_value(value)}
-    return {}
-
-
-_status: Any = None
-
-
-def _statuses() -> Any:
-    """(``Status(OK)``, ``Status``, ``StatusCode``), imported once on the active path."""
-    global _status
-    if _status is None:
-        from opentelemetry.trace import Status, StatusCode
-
-        _status = (Status(StatusCode.OK), Status, StatusCode)
-    return _status
-
-
-def record_result(span: Any, result: Any, hook: Callable[[Any], Any] | None) -> None:
-    """End the span of a call that returned ``result``. Never raises.
-
-    Sets ``process.exit.code`` 0, the attributes ``result`` adds (``hook(result)``, else
-    ``operation.id``), and the status OK only if ``bootstrap(ok_status=True)`` (else UNSET,
-    as the OpenTelemetry conventions for CLI programs say).
-    """
-    try:
-        extra = result_attributes(result, hook)
-        span.set_attributes({"process.exit.code": 0, **extra})
-        if SETTINGS.ok_status:
-            span.set_status(_statuses()[0])
-    except Exception as exc:  # noqa: BLE001 - contract: telemetry never breaks the command
-        _fault(exc)
-    _end(span)
-
-
-def record_exception(span: Any, exc: BaseException) -> None:
-    """Set the status and attributes ``exc`` calls for, then end the span. Never raises.
-
-    An exit with code 0 or None is a success (``process.exit.code`` 0; OK only with
-    ``bootstrap(ok_status=True)``, else UNSET); a non-zero exit is ERROR with
-    ``process.exit.code`` and ``error.type`` (the code as text); ``KeyboardInterrupt``,
-    ``Abort`` and any other exception are ERROR with ``error.type`` (the exception's
-    qualified type name), and an exception that is not an interruption also gets one
-    exception event; ``GeneratorExit`` (a generator closed early) sets nothing.
-    """
-    try:
-        ok, status, code_of = _statuses()
-        kind, code = outcome(exc)
-        if kind == "exit":
-            if code == 0:
-                span.set_attribute("process.exit.code", 0)
-                if SETTINGS.ok_status:
-                    span.set_status(ok)
-            else:
-                span.set_attributes({"process.exit.code": code, "error.type": str(code)})
-                span.set_status(status(code_of.ERROR, f"exit code {code}"))
-        elif kind == "error":
-            span.record_exception(exc)
-            span.set_attribute("error.type", type_name(type(exc)))
-            span.set_status(status(code_of.ERROR, describe(exc)))
-        elif kind != "closed":
-            span.set_attribute("error.type", type_name(type(exc)))
-            span.set_status(status(code_of.ERROR, type(exc).__name__))
-    except Exception as error:  # noqa: BLE001
-        _fault(error)
-    _end(span)
-
-
-def _end(span: Any) -> None:
-    try:
-        span.end()
-    except Exception as exc:  # noqa: BLE001
-        _fault(exc)
-
-
-def exit_code(code: object) -> int:
-    """The status ``SystemExit(code)`` leaves: None is 0, an int itself, anything else 1."""
-    if code is None:
-        return 0
-    if issubclass(type(code), int):
-        value = int.__int__(code)  # type: ignore[arg-type]
-        return value if _INT64_MIN <= value <= _INT64_MAX else 1
-    return 1
-
-
-def outcome(exc: BaseException) -> tuple[str, int]:
-    """How an exception ends a command span.
-
-    Returns:
-        ``("exit", code)`` for ``SystemExit`` and click's or typer's ``Exit``;
-        ``("abort", 1)`` for their ``Abort``; ``("interrupt", 1)`` for ``KeyboardInterrupt``;
-        ``("closed", 0)`` for ``GeneratorExit``; else ``("error", 1)``. The click and typer
-        classes are recognised by name and module, so click is never imported.
-    """
-    if isinstance(exc, SystemExit):
-        return "exit", exit_code(exc.code)
-    if isinstance(exc, KeyboardInterrupt):
-        return "interrupt", 1
-    if isinstance(exc, GeneratorExit):
-        return "closed", 0
-    for klass in type(exc).__mro__:
-        if klass.__name__ in ("Exit", "Abort") and str(klass.__module__).split(".")[0] in ("click", "typer"):
-            if klass.__name__ == "Exit":
-                return "exit", exit_code(getattr(exc, "exit_code", 0))
-            return "abort", 1
-    return "error", 1

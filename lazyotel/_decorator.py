@@ -3,16 +3,15 @@
 Decoration imports nothing (no OpenTelemetry, no ``inspect``, no ``functools``): the kind of
 callable is read from its code flags, and the wrapper's metadata is copied by hand. A
 bypassed call (``off`` or ``test`` mode) reads one bool and calls the function. The active
-path imports the OpenTelemetry API, ``_follow`` and ``_capture`` on its first call.
+path (``_command``) imports the OpenTelemetry API, ``_follow`` and ``_capture`` on its first call.
 """
 
 from __future__ import annotations
 
 import sys
 
-from . import _config, _provider
-from ._config import SETTINGS, STATE
-from ._provider import RUNTIME
+from ._command import Command, _code_of, unwrap_partial
+from ._state import STATE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,7 +31,6 @@ else:
 
 
 # Code flags (Include/cpython/code.h); reading them avoids importing ``inspect``.
-_CO_VARARGS = 0x04
 _CO_GENERATOR = 0x20
 _CO_COROUTINE = 0x80
 _CO_ASYNC_GENERATOR = 0x200
@@ -206,18 +204,6 @@ def _warn_if_click_command(target: object) -> None:
     warnings.warn(msg, UserWarning, stacklevel=4)  # _warn.. < _decorate < trace_command < user's line
 
 
-def _code_of(target: Any) -> Any:
-    """The code object that decides the callable's nature, as ``inspect`` would find it."""
-    for _ in range(100):
-        code = getattr(target, "__code__", None)
-        if code is not None:
-            return code
-        if type(target).__name__ != "partial" or not hasattr(target, "func"):
-            return None
-        target = target.func
-    return None
-
-
 def _looks_like_method(fn: Any) -> bool:
     """A function defined in a class body whose first parameter is ``self`` or ``cls``.
 
@@ -236,7 +222,14 @@ def _looks_like_method(fn: Any) -> bool:
 
 def _wrap(fn: Any, name: str | None, options: _Options, skip: int, source: Any) -> Any:
     """Build the wrapper for ``fn`` and copy ``source``'s metadata onto it."""
-    cmd = Command(fn, name or _name_of(source), options, skip)
+    cmd = Command(
+        fn,
+        name or _name_of(source),
+        skip,
+        attributes=options.attributes,
+        capture=options.capture,
+        result_hook=options.result_attributes,
+    )
     code = _code_of(fn)
     flags = code.co_flags if code is not None else 0
     if flags & _CO_COROUTINE or getattr(fn, "__dict__", {}).get("_is_coroutine_marker") is not None:
@@ -260,7 +253,7 @@ def _name_of(target: Any) -> str:
 
 
 def _copy_metadata(wrapper: Any, source: Any) -> None:
-    """What ``functools.wraps`` does, without importing ``functools`` (+5 ms)."""
+    """What ``functools.wraps`` does, without importing ``functools`` (see benchmarks/README.md)."""
     for attr in ("__module__", "__name__", "__qualname__", "__doc__", "__annotations__", "__type_params__"):
         try:
             value = getattr(source, attr)
@@ -271,9 +264,7 @@ def _copy_metadata(wrapper: Any, source: Any) -> None:
         except (AttributeError, TypeError):
             pass
     if type(source).__name__ == "partial":  # a partial has no name or docstring of its own
-        inner = source
-        while type(inner).__name__ == "partial" and hasattr(inner, "func"):
-            inner = inner.func
+        inner = unwrap_partial(source)[0]
         wrapper.__name__ = wrapper.__qualname__ = _name_of(inner)
         wrapper.__doc__ = getattr(inner, "__doc__", None)
     source_dict = getattr(source, "__dict__", None)
@@ -455,142 +446,3 @@ class TracedCallable:
 
     def __repr__(self) -> str:
         return f"<traced {self.__wrapped__!r}>"
-
-
-# -- the telemetry side: a span per call, and nothing it does reaches the command --------------
-
-
-class _Api:
-    """The OpenTelemetry API and lazyotel's active-path modules, loaded on the first span."""
-
-    def __init__(self) -> None:
-        from opentelemetry import context, trace
-
-        from . import _capture
-        from ._follow import FollowingTracer
-
-        self.attach, self.detach = context.attach, context.detach
-        self.set_span_in_context = trace.set_span_in_context
-        self.FollowingTracer = FollowingTracer
-        self.capture = _capture
-
-
-_api: Any = None
-
-
-def _load_api() -> Any:
-    global _api
-    if _api is None:
-        _api = _Api()
-    return _api
-
-
-def _fault(exc: BaseException) -> None:
-    _config.warn_once(
-        "a command span could not be recorded (%s); the command is not affected",
-        _provider.describe(exc),
-    )
-
-
-class Command:
-    """What a traced call needs, decided once at decoration. Its methods never raise."""
-
-    __slots__ = (
-        "attributes",
-        "capture",
-        "fn",
-        "name",
-        "params",
-        "prefix",
-        "result_hook",
-        "scope",
-        "skip",
-        "span_name",
-        "tracer",
-    )
-
-    def __init__(self, fn: Any, name: str, options: _Options, skip: int) -> None:
-        self.fn = fn
-        self.name = name
-        self.attributes = {**options.attributes, "cli.command": name}
-        self.capture = options.capture
-        self.result_hook = options.result_attributes
-        self.skip = skip
-        self.params: Any = None  # parameter names, read on the first span
-        self.tracer: Any = None  # one following tracer per command, made on its first span
-        self.scope: str | None = None  # the ``bootstrap(tracer_name=...)`` it was made for
-        self.prefix: str | None = None
-        self.span_name = name
-
-    def open(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
-        """Start the span (not yet current): (span, its context), or (None, None) if untraced."""
-        if not STATE.resolved and _config.refresh():
-            return None, None
-        if not RUNTIME.activated:
-            _provider.activate()
-            if STATE.bypass:
-                return None, None
-        try:
-            api = _api or _load_api()
-            scope = SETTINGS.tracer_name
-            if self.tracer is None or self.scope is not scope:
-                if self.params is None:
-                    self.params = api.capture.bind(self.fn, self.skip)  # before the tracer: threads
-                module = getattr(self.fn, "__module__", None)
-                self.scope = scope
-                self.tracer = api.FollowingTracer(
-                    scope or (module if isinstance(module, str) else "lazyotel")
-                )
-            if self.prefix is not SETTINGS.span_prefix:
-                self.prefix = SETTINGS.span_prefix
-                self.span_name = f"{self.prefix}{self.name}"
-            spec = SETTINGS.capture_args if self.capture is None else self.capture
-            attributes = {**api.capture.process_attributes(spec is True), **self.attributes}
-            if spec is not False:
-                attributes["cli.args"] = api.capture.capture(self.params, args, kwargs, spec)
-            # ``current()``: the following tracer's pick of provider, minus one call layer.
-            span = self.tracer.current().start_span(self.span_name, attributes=attributes)
-        except Exception as exc:  # noqa: BLE001 - contract: telemetry never breaks the command
-            _fault(exc)
-            return None, None
-        try:
-            return span, api.set_span_in_context(span)
-        except Exception as exc:  # noqa: BLE001
-            _fault(exc)
-            self.fail(span, GeneratorExit())  # ends it, with no status
-            return None, None
-
-    def enter(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
-        """Start the span and make it current: (span, token), or (None, None) if untraced."""
-        span, ctx = self.open(args, kwargs)
-        return span, self.attach(ctx)
-
-    def attach(self, ctx: Any) -> Any:
-        if ctx is None:
-            return None
-        try:
-            return _api.attach(ctx)
-        except Exception as exc:  # noqa: BLE001
-            _fault(exc)
-            return None
-
-    def detach(self, token: Any) -> None:
-        if token is not None:
-            try:
-                _api.detach(token)
-            except Exception as exc:  # noqa: BLE001
-                _fault(exc)
-
-    def finish(self, span: Any, result: Any, token: Any = None) -> None:
-        """Detach ``token``, then end the span of a call that returned ``result``."""
-        if token is not None:
-            self.detach(token)
-        if span is not None:
-            _api.capture.record_result(span, result, self.result_hook)
-
-    def fail(self, span: Any, exc: BaseException, token: Any = None) -> None:
-        """Detach ``token``, then end the span of a call that raised ``exc`` (re-raised as is)."""
-        if token is not None:
-            self.detach(token)
-        if span is not None:
-            _api.capture.record_exception(span, exc)

@@ -16,7 +16,7 @@ import os
 # - The value is what the chosen protocol's exporter accepts: OTLP/HTTP needs an ``http://`` or
 #   ``https://`` URL; gRPC also takes a target without a scheme (``jaeger:4317``, TLS unless
 #   ``OTEL_EXPORTER_OTLP_INSECURE=true``, as the gRPC exporter decides) or ``unix:``/``dns:``.
-# Parsed by hand: ``urllib.parse`` costs ~6 ms (it imports ``re`` and ``ipaddress``) and
+# Parsed by hand: ``urllib.parse`` imports ``re`` and ``ipaddress`` (cost: benchmarks/README.md) and
 # ``bootstrap(endpoint=...)`` runs at every start.
 
 TRACES_ENDPOINT_VARIABLE = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"

@@ -21,8 +21,8 @@ from typing import Any
 
 from opentelemetry import trace
 
-from . import _config
-from ._provider import RUNTIME
+from . import _log
+from ._state import RUNTIME
 
 _NOOP = trace.NoOpTracerProvider()
 _PROVIDER_VARIABLE = "OTEL_PYTHON_TRACER_PROVIDER"
@@ -48,12 +48,12 @@ def global_provider() -> trace.TracerProvider:
     if _Unloadable.failed or _PROVIDER_VARIABLE not in os.environ:
         return trace._PROXY_TRACER_PROVIDER
     try:
-        with _config.funnelled("opentelemetry.util._providers", quiet=True):  # warned below
+        with _log.funnelled("opentelemetry.util._providers", quiet=True):  # warned below
             return trace.get_tracer_provider()
     except Exception as exc:  # noqa: BLE001 - a bad variable must not break the command
         _Unloadable.failed = True
         why = "no such tracer provider is installed" if isinstance(exc, StopIteration) else repr(exc)
-        _config.warn_once(
+        _log.warn_once(
             "%s=%r is ignored: %s (entry point group 'opentelemetry_tracer_provider')",
             _PROVIDER_VARIABLE,
             os.environ.get(_PROVIDER_VARIABLE),

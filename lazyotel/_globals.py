@@ -85,7 +85,7 @@ def _retire(provider: Any, timeout: float) -> None:
         provider._atexit_handler = None
     shutdown = getattr(provider, "shutdown", None)
     if callable(shutdown):
-        from ._provider import run_bounded
+        from ._bounded import run_bounded
 
         run_bounded(shutdown, timeout, "reset")
 

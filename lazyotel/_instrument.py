@@ -7,8 +7,8 @@ contrib instrumentor, a command that never imports httpx never imports httpx, it
 instrumentation, wrapt or importlib.metadata.
 
 The post-import hook is a small ``sys.meta_path`` finder rather than ``wrapt.when_imported``:
-importing wrapt 2.x imports asyncio and importlib.metadata, +40-60 ms measured right after
-activation, paid by every command that never imports the library. Instrumentations import
+importing wrapt 2.x imports asyncio and importlib.metadata, a cost (benchmarks/README.md) paid
+by every command that never imports the library. Instrumentations import
 wrapt themselves when they are really applied.
 """
 
@@ -19,8 +19,8 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from . import _config
-from ._provider import describe
+from . import _config, _log
+from ._log import describe
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -52,7 +52,7 @@ def arm(names: Iterable[str]) -> None:
     try:
         _arm(tuple(dict.fromkeys(names)))
     except Exception as exc:  # noqa: BLE001 - contract: telemetry never breaks the command
-        _config.warn_once("could not set instrumentation up (%s)", describe(exc))
+        _log.warn_once("could not set instrumentation up (%s)", describe(exc))
 
 
 def _arm(names: tuple[str, ...]) -> None:
@@ -68,7 +68,7 @@ def _arm(names: tuple[str, ...]) -> None:
             f"pip install 'lazyotel[{_EXTRAS[n]}]'" if n in _EXTRAS else f"pip install {_DIST}{n}"
             for n in missing
         ]
-        _config.warn_once(
+        _log.warn_once(
             "instrument=%r: no OpenTelemetry instrumentor is installed for %s; install it with: %s",
             list(names),
             ", ".join(map(repr, missing)),
@@ -91,11 +91,11 @@ def _arm_one(name: str, generation: int) -> bool:
         if modules is None:  # which module is unknown: instrument now, as opentelemetry-instrument does
             _apply(name, generation)
         elif not modules:
-            _config.debug("no library instrumented by %r is installed; skipped", name)
+            _log.debug("no library instrumented by %r is installed; skipped", name)
         for mod in modules or ():
             _when_imported(mod, name, generation)
     except Exception as exc:  # noqa: BLE001 - one broken name must not cost the others
-        _config.warn_once("could not set up instrumentation %r (%s)", name, describe(exc))
+        _log.warn_once("could not set up instrumentation %r (%s)", name, describe(exc))
     return True
 
 
@@ -122,7 +122,7 @@ def _uninstrument(name: str, instrumentor: Any) -> None:
         if instrumentor.is_instrumented_by_opentelemetry:
             instrumentor.uninstrument()
     except Exception as exc:  # noqa: BLE001
-        _config.debug("uninstrumenting %r failed: %s", name, describe(exc))
+        _log.debug("uninstrumenting %r failed: %s", name, describe(exc))
 
 
 # -- applying -------------------------------------------------------------------------------------
@@ -138,11 +138,11 @@ def _apply(name: str, generation: int) -> None:
     try:
         found = _entry_point(name)
         if found is None:
-            _config.warn_once("no OpenTelemetry instrumentor is installed for %r", name)
+            _log.warn_once("no OpenTelemetry instrumentor is installed for %r", name)
         else:
             candidate = found[0].load()()
             if candidate.is_instrumented_by_opentelemetry:
-                _config.debug("%r is instrumented already, not by lazyotel; leaving it", name)
+                _log.debug("%r is instrumented already, not by lazyotel; leaving it", name)
             else:
                 _strip_orphans(name)
                 candidate.instrument()
@@ -150,7 +150,7 @@ def _apply(name: str, generation: int) -> None:
                     instrumentor = candidate
                     _remember(name)
     except Exception as exc:  # noqa: BLE001 - a failing hook must never break the user's import
-        _config.warn_once("could not instrument %r (%s); the command is not affected", name, describe(exc))
+        _log.warn_once("could not instrument %r (%s); the command is not affected", name, describe(exc))
     with _LOCK:
         current = generation == _generation
         if current and instrumentor is not None:
@@ -201,14 +201,14 @@ def _reseat(name: str) -> None:
     try:
         if all(_is_wrapper(value) for _, _, value in _seats(name)):
             return
-        _config.debug("the %r instrumentation was replaced; applying it again", name)
+        _log.debug("the %r instrumentation was replaced; applying it again", name)
         instrumentor = _applied[name]
         instrumentor.uninstrument()  # unwraps only the wrappers still in place
         _strip_orphans(name)
         instrumentor.instrument()
         _remember(name)
     except Exception as exc:  # noqa: BLE001
-        _config.debug("re-instrumenting %r failed: %s", name, describe(exc))
+        _log.debug("re-instrumenting %r failed: %s", name, describe(exc))
 
 
 # -- the post-import hook -------------------------------------------------------------------------

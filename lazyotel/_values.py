@@ -168,28 +168,36 @@ def _own(mro: tuple[type, ...], name: str) -> Any:
 
 def _classify(kind: type) -> tuple[int, Any]:
     mro = _MRO(kind)
-    for klass in mro:
-        name, module = _NAME(klass), _MODULE(klass)
-        if (
-            type(name) is str
-            and name == "Context"
-            and type(module) is str
-            and module.split(".")[0] in ("click", "typer")
-        ):
-            return _CONTEXT, None
+    if any(_is_context_class(klass) for klass in mro):
+        return _CONTEXT, None
     if issubclass(kind, Enum):  # ``type.__subclasscheck__``: a walk of the MRO, no user code
         return _ENUM, _own(mro, "__dict__")
     fields = _own(mro, "__dataclass_fields__")
     if fields is not None:
         return _dataclass(mro, fields)
+    return _builtin_base(kind, mro) or _known_type(kind) or (_UNKNOWN, None)
+
+
+def _is_context_class(klass: type) -> bool:
+    name, module = _NAME(klass), _MODULE(klass)
+    if type(name) is not str or name != "Context" or type(module) is not str:
+        return False
+    return module.split(".")[0] in ("click", "typer")
+
+
+def _builtin_base(kind: type, mro: tuple[type, ...]) -> tuple[int, Any] | None:
     for base, code in _BASES:
         if issubclass(kind, base):
             return code, base
-    if issubclass(kind, tuple):
-        names = _own(mro, "_fields")
-        if type(names) is tuple and all(type(name) is str for name in names):
-            return _FIELDS, (True, names, (), None, {})  # a named tuple: values read as a tuple
-        return _TUPLE, tuple
+    if not issubclass(kind, tuple):
+        return None
+    names = _own(mro, "_fields")
+    if type(names) is tuple and all(type(name) is str for name in names):
+        return _FIELDS, (True, names, (), None, {})  # a named tuple: values read as a tuple
+    return _TUPLE, tuple
+
+
+def _known_type(kind: type) -> tuple[int, Any] | None:
     for module_name, names, how in _KNOWN_TYPES:
         module = sys.modules.get(module_name)
         if module is not None and any(getattr(module, name, None) is kind for name in names):
@@ -198,7 +206,7 @@ def _classify(kind: type) -> tuple[int, Any]:
         module = sys.modules.get(module_name)
         if module is not None and getattr(module, name, None) is kind:
             return _NAMESPACE_KIND, None
-    return _UNKNOWN, None
+    return None
 
 
 def _dataclass(mro: tuple[type, ...], fields: Any) -> tuple[int, Any]:
@@ -308,48 +316,62 @@ def json_ready(value: Any, depth: int, walk: list[Any]) -> Any:
     kind = type(value)
     if kind is str:
         return value if len(value) <= VALUE_CAP and value.isascii() else bounded_text(value)
-    if value is None or kind is bool:
+    if value is None or kind is bool or (kind is float and value - value == 0):  # nan, inf: not JSON
         return value
     if kind is int:
         return int_value(value)
-    if kind is float:
-        return value if value - value == 0 else repr(value)  # nan and inf are not JSON
     code, extra = _kind_of(kind)
-    if code == _STR:  # subclasses: read as the base type, their own methods may do anything
-        return bounded_text(str.__str__(value))
-    if code == _INT:
-        return int_value(int.__int__(value))
-    if code == _FLOAT:
-        return json_ready(float.__float__(value), depth, walk)
-    if code == _BYTES:
-        return _bytes(value, extra)
-    if code == _ENUM:
-        members = _instance_dict(value, extra)
-        if members is None or "_value_" not in members:
-            return type_label(kind)
-        if depth < _MAX_DEPTH:
-            return json_ready(members["_value_"], depth + 1, walk)
-        name = members.get("_name_")
-        return bounded_text(name) if type(name) is str else type_label(kind)
-    if code == _KNOWN:
-        text = value.isoformat() if extra == "isoformat" else repr(value) if extra == "repr" else str(value)
-        return bounded_text(text)
     if code >= _DICT:
-        if depth >= _MAX_DEPTH:
-            return "{...}" if code in _MAPPINGS else "[...]"
-        seen = walk[1]
-        if id(value) in seen:
-            return "<recursion>"
-        seen.add(id(value))
-        try:
-            if code in _MAPPINGS:
-                return _mapping(value, code, extra, depth, walk)
-            return _sequence(value, code, extra, depth, walk)
-        finally:
-            seen.discard(id(value))
-    if code == _CONTEXT:
-        return "<Context>"
-    return type_label(kind)
+        return _container(value, code, extra, depth, walk)
+    read = _READERS.get(code)
+    return type_label(kind) if read is None else read(value, extra, depth, walk)
+
+
+def _finite(value: float) -> float | str:
+    return value if value - value == 0 else repr(value)
+
+
+def _enum(value: Any, extra: Any, depth: int, walk: list[Any]) -> Any:
+    members = _instance_dict(value, extra)
+    if members is None or "_value_" not in members:
+        return type_label(type(value))
+    if depth < _MAX_DEPTH:
+        return json_ready(members["_value_"], depth + 1, walk)
+    name = members.get("_name_")
+    return bounded_text(name) if type(name) is str else type_label(type(value))
+
+
+def _known(value: Any, how: Any) -> str:
+    text = value.isoformat() if how == "isoformat" else repr(value) if how == "repr" else str(value)
+    return bounded_text(text)
+
+
+def _container(value: Any, code: int, extra: Any, depth: int, walk: list[Any]) -> Any:
+    if depth >= _MAX_DEPTH:
+        return "{...}" if code in _MAPPINGS else "[...]"
+    seen = walk[1]
+    if id(value) in seen:
+        return "<recursion>"
+    seen.add(id(value))
+    try:
+        if code in _MAPPINGS:
+            return _mapping(value, code, extra, depth, walk)
+        return _sequence(value, code, extra, depth, walk)
+    finally:
+        seen.discard(id(value))
+
+
+#: How ``json_ready`` reads a value of each kind that is not a container. Subclasses of
+#: ``str``/``int``/``float`` are read as the base type: their own methods may do anything.
+_READERS: dict[int, Callable[[Any, Any, int, list[Any]], Any]] = {
+    _STR: lambda value, extra, depth, walk: bounded_text(str.__str__(value)),
+    _INT: lambda value, extra, depth, walk: int_value(int.__int__(value)),
+    _FLOAT: lambda value, extra, depth, walk: _finite(float.__float__(value)),
+    _BYTES: lambda value, extra, depth, walk: _bytes(value, extra),
+    _ENUM: _enum,
+    _KNOWN: lambda value, extra, depth, walk: _known(value, extra),
+    _CONTEXT: lambda value, extra, depth, walk: "<Context>",
+}
 
 
 def _pairs(value: Any, code: int, extra: Any) -> tuple[int, Iterable[tuple[Any, Any]]]:

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from . import _config, _provider
+from . import _provider
 from ._doctor import ImportReport, assert_no_imports, check_imports
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from typing import Any
 
     from opentelemetry.sdk.trace import ReadableSpan
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -132,26 +131,6 @@ class CapturedSpans:
         return f"<CapturedSpans {self.names()}>"
 
 
-def _sequential_ids() -> Any:
-    """Ids 1, 2, 3... : the same in every run, whatever ``random.seed`` a test sets."""
-    import itertools
-
-    from opentelemetry.sdk.trace.id_generator import IdGenerator
-
-    class SequentialIdGenerator(IdGenerator):
-        def __init__(self) -> None:
-            self._spans = itertools.count(1)
-            self._traces = itertools.count(1)
-
-        def generate_span_id(self) -> int:
-            return next(self._spans)
-
-        def generate_trace_id(self) -> int:
-            return next(self._traces)
-
-    return SequentialIdGenerator()
-
-
 @contextmanager
 def capture_spans(*, deterministic_ids: bool = False) -> Iterator[CapturedSpans]:
     """Trace into memory for the duration of the block, whatever the mode or environment.
@@ -165,36 +144,11 @@ def capture_spans(*, deterministic_ids: bool = False) -> Iterator[CapturedSpans]
     Yields:
         The finished spans, with helpers (``names()``, ``get(name)``, ``children(span)``...).
     """
-    with _config.quiet_otel_import():  # a bad OTEL_PYTHON_CONTEXT: one warning, no traceback
-        from opentelemetry.sdk.resources import Resource
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-        from . import _follow
-
-    exporter = InMemorySpanExporter()
-    kwargs: dict[str, Any] = {"shutdown_on_exit": False}
-    if deterministic_ids:
-        kwargs["id_generator"] = _sequential_ids()
-    service = _config.SETTINGS.service_name or "lazyotel-test"
-    provider = TracerProvider(resource=Resource.create({"service.name": service}), **kwargs)
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    previous = _provider.RUNTIME.override
-    _provider.RUNTIME.override = provider
-    lent = _follow.lend_global()
-    _config.STATE.forced += 1
-    _config.refresh()
-    _provider.arm_instrumentations()
+    capture = _provider.begin_capture(deterministic_ids=deterministic_ids)
     try:
-        yield CapturedSpans(exporter)
+        yield CapturedSpans(capture.exporter)
     finally:
-        _config.STATE.forced = max(_config.STATE.forced - 1, 0)  # 0 already if the block called reset()
-        _provider.RUNTIME.override = previous
-        if lent:
-            _follow.withdraw_global()
-        _config.refresh()
-        provider.shutdown()  # type: ignore[no-untyped-call,unused-ignore]  # untyped before 1.2x
+        _provider.end_capture(capture)
 
 
 @contextmanager
@@ -204,17 +158,11 @@ def enabled() -> Iterator[None]:
     On leaving, the spans are flushed and lazyotel's pipeline is shut down (within
     ``flush_timeout``), so the next test starts untraced again.
     """
-    previous_real = _config.STATE.real
-    _config.STATE.forced += 1
-    _config.STATE.real = True
-    _config.refresh()
+    previous = _provider.begin_real()
     try:
         yield
     finally:
-        _config.STATE.forced = max(_config.STATE.forced - 1, 0)  # 0 already if the block called reset()
-        _config.STATE.real = previous_real  # inside capture_spans(), spans go back to memory only
-        _provider.deactivate(_config.SETTINGS.effective_flush_timeout())
-        _config.refresh()
+        _provider.end_real(previous)
 
 
 # -- reset ---------------------------------------------------------------------------------------
@@ -234,21 +182,7 @@ def reset() -> None:
         RuntimeError: The installed OpenTelemetry keeps its globals somewhere this version of
             lazyotel does not know; the message names the version.
     """
-    import sys
-
-    if "lazyotel._instrument" in sys.modules:
-        sys.modules["lazyotel._instrument"].disarm()
-    if "lazyotel._envcontext" in sys.modules:
-        sys.modules["lazyotel._envcontext"].disarm()
-    _provider.deactivate(_RESET_TIMEOUT)
-    _provider.RUNTIME.override = None
-    if "lazyotel._sdk" in sys.modules:
-        sys.modules["lazyotel._sdk"].unfunnel_otel_logging()
-    _config.reset()
-    if "opentelemetry.trace" in sys.modules:
-        from . import _globals
-
-        _globals.reset_all(_RESET_TIMEOUT)
+    _provider.reset(_RESET_TIMEOUT)
 
 
 @contextmanager
@@ -261,13 +195,12 @@ def isolated() -> Iterator[None]:
     configuration is kept for the next test. The pytest plugin's ``lazyotel_spans`` fixture and
     ``lazyotel_isolate`` option use it; in unittest: ``self.enterContext(isolated())``.
     """
-    saved = _config.SETTINGS.copy()
+    saved = _provider.settings_snapshot()
     try:
         yield
     finally:
         reset()
-        for name in _config.Settings.__slots__:
-            setattr(_config.SETTINGS, name, getattr(saved, name))
+        _provider.restore_settings(saved)
 
 
 for _name in __all__:  # public objects say where users find them (reprs, docs, pickles)

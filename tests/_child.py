@@ -8,6 +8,7 @@ end of the process is the exit delay the tests bound.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import sysconfig
@@ -16,6 +17,19 @@ import time
 from pathlib import Path
 
 PYTHON = sys.executable
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def child_env(drop: tuple[str, ...] = ("PYTEST_", "OTEL_", "LAZYOTEL_"), **extra: str) -> dict[str, str]:
+    """The environment for a child Python: no variable that starts with one of ``drop`` (pytest's
+    markers, so it is not in test mode unless a test says so; the developer's OTEL_* and
+    LAZYOTEL_*), bytecode writing on, this checkout first on PYTHONPATH; then ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    env.update(extra)
+    return env
+
 
 PRELUDE = """\
 import logging as _logging, sys as _sys, time as _time

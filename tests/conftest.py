@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _child import child_env
 
 import lazyotel.testing
 
@@ -24,13 +24,7 @@ def _clean_globals() -> Iterator[None]:
 def subprocess_env() -> dict[str, str]:
     """The environment for a child Python: no pytest markers (so it is not in test mode
     unless a test says so), no OTEL_* from the developer's shell, bytecode allowed."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PYTEST_", "OTEL_", "LAZYOTEL_")) and k != "PYTHONDONTWRITEBYTECODE"
-    }
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return env
+    return child_env()
 
 
 PYTHON = sys.executable

@@ -29,7 +29,9 @@ from typer.core import TyperCommand
 
 import lazyotel
 from lazyotel import _capture, _redact
-from lazyotel._capture import REDACTED, TOTAL_CAP, VALUE_CAP, bind, capture, outcome
+from lazyotel._capture import REDACTED, TOTAL_CAP, VALUE_CAP, capture
+from lazyotel._command import bind
+from lazyotel._outcome import outcome
 
 #: The longest truncation marker capture appends to one value.
 MARKER_ROOM = 48

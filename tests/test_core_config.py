@@ -9,12 +9,12 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from _child import run_child, site_without
+from _child import child_env, run_child, site_without
 from hypothesis import given
 from hypothesis import strategies as st
 
 import lazyotel
-from lazyotel import _config
+from lazyotel import _bounded, _config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -245,8 +245,7 @@ def test_this_pytest_process_is_in_test_mode() -> None:
 
 def test_children_and_grandchildren_of_pytest_are_in_test_mode() -> None:
     """pytest's PYTEST_VERSION / PYTEST_CURRENT_TEST are inherited down the process tree."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LAZYOTEL_"))}
-    env["PYTHONPATH"] = str(ROOT)
+    env = child_env(("OTEL_", "LAZYOTEL_"))  # pytest's markers kept: they are the point
     code = """
 import os, subprocess, sys
 import lazyotel
@@ -275,7 +274,7 @@ def test_lazyotel_flush_timeout_overrides_the_argument(
 ) -> None:
     lazyotel.bootstrap("svc", flush_timeout=7.0)
     monkeypatch.setenv("LAZYOTEL_FLUSH_TIMEOUT", raw)
-    assert _config.SETTINGS.effective_flush_timeout() == expected
+    assert _bounded.flush_timeout() == expected
 
 
 @pytest.mark.parametrize("raw", ["soon", "-1", "inf", "nan"])
@@ -284,8 +283,8 @@ def test_malformed_lazyotel_flush_timeout_is_ignored_with_one_warning(
 ) -> None:
     lazyotel.bootstrap("svc", flush_timeout=7.0)
     monkeypatch.setenv("LAZYOTEL_FLUSH_TIMEOUT", raw)
-    assert _config.SETTINGS.effective_flush_timeout() == 7.0
-    assert _config.SETTINGS.effective_flush_timeout() == 7.0
+    assert _bounded.flush_timeout() == 7.0
+    assert _bounded.flush_timeout() == 7.0
     warnings = [r for r in caplog.records if r.name == "lazyotel" and r.levelname == "WARNING"]
     assert len(warnings) == 1
     assert "LAZYOTEL_FLUSH_TIMEOUT" in warnings[0].getMessage()
@@ -315,3 +314,29 @@ def test_parse_headers_error_never_contains_the_item(secret: str, first: bool) -
     with pytest.raises(ValueError, match="headers") as info:
         _config.parse_headers(raw, param="headers")
     assert secret not in str(info.value)
+
+
+def test_bootstrap_signature_follows_the_settings_table() -> None:
+    import inspect
+
+    params = [p for p in inspect.signature(lazyotel.bootstrap).parameters.values() if p.kind != p.VAR_KEYWORD]
+    assert [p.name for p in params] == [row.name for row in _config.TABLE]
+    assert {p.name: p.default for p in params} == {row.name: row.default for row in _config.TABLE}
+    fresh = _config.Settings()
+    assert {row.name: getattr(fresh, row.name) for row in _config.TABLE} == {
+        p.name: p.default for p in params
+    }
+    assert set(_config.Settings.__annotations__) == {*_config.ROWS, "deferred"}
+
+
+def test_reconfigure_takes_the_settings_the_table_marks_reconfigurable() -> None:
+    import inspect
+
+    keywords = set(inspect.signature(lazyotel.reconfigure).parameters) - {"strict", "unknown"}
+    assert keywords == {row.name for row in _config.TABLE if row.reconfigure}
+
+
+@pytest.mark.parametrize("call", ["bootstrap", "reconfigure"])
+def test_the_error_names_the_function_that_was_called(call: str) -> None:
+    with pytest.raises(ValueError, match=rf"^lazyotel\.{call}\(protocol='smtp'\): unknown protocol"):
+        getattr(lazyotel, call)(protocol="smtp")

@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import lazyotel
-from lazyotel import _config, testing
+from lazyotel import _provider, testing
 from lazyotel._provider import RUNTIME
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def on_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     """Trace for real in this process (the autouse fixture resets everything afterwards)."""
     monkeypatch.setenv("LAZYOTEL_MODE", "on")
-    _config.invalidate()
+    _provider.invalidate()
 
 
 def _span(name: str) -> None:

@@ -41,7 +41,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from lazyotel._follow import PROVIDER
 from lazyotel._provider import RUNTIME
-from lazyotel._sdk import GuardedExporter
+from lazyotel._exporters import GuardedExporter
 from opentelemetry import trace
 gc.collect()
 print(json.dumps({{

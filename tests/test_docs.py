@@ -43,6 +43,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from _child import child_env
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -103,8 +104,7 @@ def blocks(path: Path) -> list[Block]:
 
 def user_env() -> dict[str, str]:
     """A user's shell: no pytest, OpenTelemetry or lazyotel variables; this checkout importable."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "OTEL_", "LAZYOTEL_"))}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    env = child_env()
     env["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), env.get("PATH", "")))
     return env
 

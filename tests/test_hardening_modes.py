@@ -9,14 +9,13 @@ stdout and the exit code must be the same; stderr may differ by at most one line
 from __future__ import annotations
 
 import ast
-import os
 import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _child import Child, run_child
+from _child import Child, child_env, run_child
 
 from lazyotel._receiver import OTLPReceiver, refused_endpoint
 
@@ -51,10 +50,7 @@ FAULT_VARIABLES = ("OTEL_", "LAZYOTEL_", "PYTEST_", "GRPC_")
 
 def clean_env() -> dict[str, str]:
     """The environment of a child Python: no pytest markers, no OTEL_*/LAZYOTEL_*/GRPC_*."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(FAULT_VARIABLES)}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return env
+    return child_env(FAULT_VARIABLES)
 
 
 def run(setup: str = 'lazyotel.bootstrap("modes-demo")', tail: str = "", **env: str) -> Child:

@@ -38,7 +38,7 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
-def test_loading_the_plugin_adds_at_most_five_modules_and_no_opentelemetry() -> None:
+def test_loading_the_plugin_adds_only_a_few_small_lazyotel_modules() -> None:
     code = textwrap.dedent(
         """
         import json, sys
@@ -50,7 +50,10 @@ def test_loading_the_plugin_adds_at_most_five_modules_and_no_opentelemetry() -> 
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     added = json.loads(out.stdout)
-    assert len(added) <= 5, added
+    # lazyotel's own small modules only (the floors of the house); any other module is an import
+    # every pytest session of every project with lazyotel installed would pay for.
+    assert [m for m in added if m.split(".")[0] != "lazyotel"] == [], added
+    assert len(added) <= 9, added
     assert not [m for m in added if m.startswith(("opentelemetry", "wrapt", "httpx"))]
     assert out.stderr == ""
 

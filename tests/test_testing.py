@@ -230,7 +230,7 @@ def test_reset_inside_a_capture_leaves_the_next_capture_working() -> None:
     with testing.capture_spans() as spans:
         cmd()
     assert spans.names() == ["cli.cmd"]
-    from lazyotel._config import STATE
+    from lazyotel._state import STATE
 
     cmd()
     assert STATE.bypass  # untraced again outside the capture
