@@ -35,6 +35,8 @@ FLOORS = {
     "lazyotel._globals": PIPELINES,
     "lazyotel._envcontext": PIPELINES,
     "lazyotel._noop": PIPELINES,
+    "lazyotel._recorder": PIPELINES,
+    "lazyotel._recorder_setup": PIPELINES,
     "lazyotel._config": LEAVES,
     "lazyotel._state": LEAVES,
     "lazyotel._log": LEAVES,
