@@ -51,6 +51,7 @@ _BOOTSTRAP_PARAMS = (
     "mode",
     "ok_status",
     "tracer_name",
+    "delivery",
 )
 
 
@@ -80,6 +81,7 @@ def bootstrap(
     mode: str | None = None,
     ok_status: bool = False,
     tracer_name: str | None = None,
+    delivery: str | None = None,
     **unknown: NoReturn,
 ) -> None:
     """Record how telemetry should run; import nothing and start nothing.
@@ -137,6 +139,13 @@ def bootstrap(
             Failures are ERROR either way.
         tracer_name: One instrumentation scope name for every command span (for example the
             CLI's name). By default each command's span has its module's name as scope.
+        delivery: ``"handoff"`` (the default) or ``"inline"`` (``LAZYOTEL_DELIVERY``
+            overrides). Hand-off writes finished spans to a local spool at exit and a
+            detached ``python -m lazyotel ship`` exports them, so the command neither imports
+            an exporter nor waits for the network; inline exports from the command, in the
+            background, and waits at most ``flush_timeout`` at exit. Where hand-off cannot
+            work (an exporter object or factory, the console exporter, a frozen app, a
+            spool that cannot be written) spans go inline. See docs/delivery.md.
 
     A missing exporter package (``lazyotel[otlp]``, ``lazyotel[grpc]``) is not an error here:
     it matters only once telemetry starts, in ``on`` mode, and is then one warning naming the

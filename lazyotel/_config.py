@@ -58,6 +58,7 @@ class Settings:
 
     __slots__ = (
         "capture_args",
+        "delivery",
         "endpoint",
         "exporter",
         "flush_timeout",
@@ -88,6 +89,7 @@ class Settings:
         self.mode: str | None = None
         self.ok_status: bool = False
         self.tracer_name: str | None = None
+        self.delivery: str | None = None  # "handoff" | "inline"; None: handoff (see _handoff)
 
     def copy(self) -> Settings:
         new = Settings()
@@ -598,7 +600,7 @@ def _check_resource(value: object) -> dict[str, Any] | None:
 
 
 # The parameters that change what is exported; a change after activation swaps the exporter.
-EXPORT_PARAMS = ("exporter", "endpoint", "protocol", "headers")
+EXPORT_PARAMS = ("exporter", "endpoint", "protocol", "headers", "delivery")
 RESOURCE_PARAMS = ("service_name", "resource_attributes")
 
 
@@ -654,6 +656,10 @@ def apply(settings: Settings, changes: Mapping[str, Any]) -> list[str]:
             if scope is not None and not scope.strip():
                 _fail(name, value, "must not be empty", "pass None to name each command's module")
             checked[name] = scope
+        elif name == "delivery":
+            if value is not None and value not in ("handoff", "inline"):
+                _fail(name, value, "unknown delivery; choose 'handoff', 'inline' or None")
+            checked[name] = value
         else:  # pragma: no cover - the signatures make this unreachable
             msg = f"lazyotel.bootstrap() got an unexpected keyword argument {name!r}"
             raise TypeError(msg)

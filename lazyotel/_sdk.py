@@ -203,6 +203,11 @@ class SwitchProcessor(SpanProcessor):
 
 def build_processor(settings: Settings) -> SpanProcessor | None:
     """The batch processor for the configured exporter; None for ``none``."""
+    from . import _handoff
+
+    handoff = _handoff.build(settings)  # None: hand-off cannot work here, export inline
+    if handoff is not None:
+        return handoff  # type: ignore[return-value]
     exporter = build_exporter(settings)
     if exporter is None:
         return None

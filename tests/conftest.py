@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,12 @@ import pytest
 import lazyotel.testing
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Most of the suite tests inline delivery (export from the command, the bounded exit): it says
+# so once, here. Hand-off tests (tests/test_handoff.py) set LAZYOTEL_DELIVERY=handoff and their
+# own LAZYOTEL_SPOOL_DIR. Whatever a test does, nothing reaches the developer's own spool.
+os.environ["LAZYOTEL_DELIVERY"] = "inline"
+os.environ["LAZYOTEL_SPOOL_DIR"] = tempfile.mkdtemp(prefix="lazyotel-test-spool-")
 
 
 @pytest.fixture(autouse=True)
@@ -30,6 +37,8 @@ def subprocess_env() -> dict[str, str]:
         if not k.startswith(("PYTEST_", "OTEL_", "LAZYOTEL_")) and k != "PYTHONDONTWRITEBYTECODE"
     }
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["LAZYOTEL_DELIVERY"] = "inline"
+    env["LAZYOTEL_SPOOL_DIR"] = os.environ["LAZYOTEL_SPOOL_DIR"]
     return env
 
 
