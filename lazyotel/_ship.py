@@ -358,17 +358,18 @@ def main(directory: str | None, *, wait: bool, timeout: float | None) -> int:
         if not wait:
             return EXIT_OK  # a shipper runs for this spool already
         if time.monotonic() >= shipper.deadline:
-            return EXIT_LEFT if shipper._pending() else EXIT_OK
+            return EXIT_LEFT if _spool.files(directory) else EXIT_OK
         time.sleep(0.1)
         lock = _spool.try_lock(directory)
-    code = shipper.run(lock)
-    _config.logger().info(
-        "done: %d spans sent, %d rejected, %d files left",
-        shipper.sent,
-        shipper.rejected,
-        len(shipper._pending()),
-    )
-    return code if wait else EXIT_OK
+    shipper.run(lock)
+    left = len(_spool.files(directory))
+    log = _config.logger()
+    log.info("done: %d spans sent, %d rejected, %d files left", shipper.sent, shipper.rejected, left)
+    if wait and left:
+        say = f"lazyotel ship: {left} files left in {directory} (python -m lazyotel spool shows why)"
+        print(say, file=sys.stderr)
+        return EXIT_LEFT
+    return EXIT_OK
 
 
 def render_status(status: Mapping[str, Any]) -> str:
