@@ -463,3 +463,136 @@ def test_test_mode_writes_nothing_and_starts_no_shipper(env: dict[str, str], spo
     assert child.returncode == 0, child.stderr
     assert child.stdout == "result\nresult\n['cli.main', 'step-0']\n"
     assert not spool.exists()
+
+
+# -- the same spans, whichever way they travel ---------------------------------------------
+
+WORKLOAD = """
+import random
+random.seed(20261129)  # the SDK's ids come from random.getrandbits: the same ids in both runs
+import sys
+import httpx
+import lazyotel
+
+lazyotel.bootstrap("diff-cli", instrument=["httpx"], resource_attributes={"deployment.environment": "ci"})
+tracer = lazyotel.get_tracer("diff.scope", "1.2.3")
+
+@lazyotel.trace_command("inner")
+def inner(token, count=3):
+    with tracer.start_as_current_span("attrs") as span:
+        span.set_attributes({
+            "s": "text", "b": True, "i": -7, "f": 2.5, "big": 2**62,
+            "ls": ["a", "b"], "lb": [True, False], "li": [1, 2, 3], "lf": [0.5, 1.5], "empty": "",
+        })
+        span.add_event("checkpoint", {"n": 1, "tags": ["x", "y"]})
+        span.add_event("bare")
+    with tracer.start_as_current_span("fails"):
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            pass
+    httpx.get(sys.argv[1])
+    return {"operation_id": "op-42"}
+
+@lazyotel.trace_command
+def main():
+    inner("hidden-value")
+    raise SystemExit(3)
+
+main()
+"""
+
+
+def _comparable(span: Any) -> dict[str, Any]:
+    record = {name: getattr(span, name) for name in type(span)._fields()}
+    for name in ("start_ns", "end_ns"):
+        record.pop(name)
+    record["attributes"] = {k: v for k, v in span.attributes.items() if k != "process.pid"}
+    record["events"] = [(e.name, e.attributes) for e in span.events]
+    # A new id for every process (the SDK's resource detector), whatever the delivery.
+    record["resource"] = {k: v for k, v in span.resource.items() if k != "service.instance.id"}
+    return record
+
+
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+def test_handoff_and_inline_deliver_identical_spans(env: dict[str, str], protocol: str) -> None:
+    from tests.test_propagation import HeaderServer
+
+    server = HeaderServer()
+    got: dict[str, list[dict[str, Any]]] = {}
+    seen: dict[str, list[dict[str, str]]] = {}
+    try:
+        for delivery in ("inline", "handoff"):
+            with OTLPReceiver(protocol) as receiver:
+                env["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint
+                env["OTEL_EXPORTER_OTLP_PROTOCOL"] = protocol
+                env["LAZYOTEL_DELIVERY"] = delivery
+                server.received.clear()
+                child = run_child(WORKLOAD, env, server.url, level=None)
+                assert child.returncode == 3, child.stderr
+                if delivery == "handoff":
+                    assert ship_wait(env).returncode == 0
+                spans = receiver.wait_for(5, timeout=20)
+                got[delivery] = sorted((_comparable(s) for s in spans), key=lambda r: r["span_id"])
+                seen[delivery] = list(server.received)
+    finally:
+        server.close()
+    assert len(got["handoff"]) == 5
+    assert got["handoff"] == got["inline"]
+    names = sorted(r["name"] for r in got["handoff"])
+    assert names == ["GET", "attrs", "cli.inner", "cli.main", "fails"]
+    client = next(r for r in got["handoff"] if r["kind"] == "CLIENT")
+    assert seen["handoff"][0]["traceparent"].startswith(f"00-{client['trace_id']}-{client['span_id']}-")
+    assert seen["handoff"] == seen["inline"]
+
+
+def test_spans_read_back_from_the_spool_encode_as_the_originals() -> None:
+    """Every field the OTLP protobuf carries (links, trace state, flags, dropped counts, scope
+    version and attributes, schema URLs) survives the JSON file."""
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import (
+        Link,
+        NonRecordingSpan,
+        SpanContext,
+        SpanKind,
+        TraceFlags,
+        TraceState,
+        set_span_in_context,
+    )
+    from opentelemetry.trace.status import Status, StatusCode
+
+    from lazyotel import _otlpjson, _ship
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(
+        resource=Resource({"service.name": "x", "n": 3}, "https://schema/1"),
+        span_limits=SpanLimits(max_span_attributes=3, max_events=1, max_links=1),
+    )
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("scope", "9.9", "https://schema/scope", attributes={"a": "b"})
+    remote = SpanContext(
+        0xABC, 0xDEF, is_remote=True, trace_flags=TraceFlags(1), trace_state=TraceState([("k", "v")])
+    )
+    with tracer.start_as_current_span(
+        "root",
+        context=set_span_in_context(NonRecordingSpan(remote)),
+        kind=SpanKind.SERVER,
+        links=[Link(remote, {"l": 1}), Link(remote)],
+    ) as root:
+        root.set_attributes({"a": 1, "b": 2.0, "c": "3", "d": [True], "e": 5})
+        root.add_event("one", {"x": b"\x00\xff".decode("latin-1")})
+        root.add_event("two")
+        root.set_status(Status(StatusCode.ERROR, "bad"))
+        with tracer.start_as_current_span("child", kind=SpanKind.PRODUCER) as child:
+            child.set_attribute("nan", float("nan"))
+            child.set_attribute("inf", float("-inf"))
+    originals = memory.get_finished_spans()
+    data, count = _otlpjson.dumps(originals, "http://h:4318/v1/traces", "http/protobuf", 1)
+    assert count == 2
+    decoded = _ship.decode(_otlpjson.loads(data))
+    before, after = encode_spans(originals), encode_spans(decoded)
+    assert str(after) == str(before)  # str: NaN != NaN in a message comparison
