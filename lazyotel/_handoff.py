@@ -124,8 +124,8 @@ class HandoffProcessor:
     ``shutdown``) that keeps finished spans and writes them to the spool.
 
     A file is written at exit (``shutdown``), on ``lazyotel.flush()``, every ``WRITE_EVERY``
-    spans, and, in a forked or ``multiprocessing`` worker, whenever a local root span ends
-    (a worker may be ended by ``os._exit`` or SIGTERM, where no exit hook runs).
+    spans, and, in a forked or ``multiprocessing`` worker, whenever no span of the worker is
+    open any more (a worker may be ended by ``os._exit`` or SIGTERM, where no exit hook runs).
     """
 
     def __init__(self, directory: str, endpoint: str, protocol: str, extra_env: dict[str, str]) -> None:
@@ -136,6 +136,7 @@ class HandoffProcessor:
         self._spans: list[Any] = []
         self._lock = _thread.allocate_lock()
         self._closed = False
+        self._open = 0  # spans started and not ended, counted in workers only
         self.worker = _worker_process()
         self.written = 0  # spans written to the spool
         self.lost = 0  # spans that could not be written
@@ -150,7 +151,9 @@ class HandoffProcessor:
     # -- the SpanProcessor interface --------------------------------------------------------
 
     def on_start(self, span: Any, parent_context: Any = None) -> None:
-        pass
+        if self.worker:
+            with self._lock:
+                self._open += 1
 
     def on_end(self, span: Any) -> None:
         if self._closed:
@@ -158,7 +161,12 @@ class HandoffProcessor:
         with self._lock:
             self._spans.append(span)
             full = len(self._spans) >= WRITE_EVERY
-        if full or (self.worker and (span.parent is None or span.parent.is_remote)):
+            if self.worker:
+                # No span of this worker is open: its task is done (a forked worker's first
+                # span has the parent's open span as its parent, so "root" would not do).
+                self._open -= 1
+                full = full or self._open <= 0
+        if full:
             self._write(start=True)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
@@ -249,6 +257,7 @@ class HandoffProcessor:
         # The parent's spans are the parent's to write; the child starts empty.
         self._lock = _thread.allocate_lock()
         self._spans = []
+        self._open = 0
         self.worker = True
         _started[:] = []
         util = sys.modules.get("multiprocessing.util")

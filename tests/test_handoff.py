@@ -596,3 +596,58 @@ def test_spans_read_back_from_the_spool_encode_as_the_originals() -> None:
     decoded = _ship.decode(_otlpjson.loads(data))
     before, after = encode_spans(originals), encode_spans(decoded)
     assert str(after) == str(before)  # str: NaN != NaN in a message comparison
+
+
+# -- forked and multiprocessing workers ------------------------------------------------------
+
+POOL_CLI = """
+import multiprocessing
+import os
+import sys
+
+import lazyotel
+
+lazyotel.bootstrap("pool-cli")
+
+
+@lazyotel.trace_command
+def work(i):
+    return i * 2
+
+
+@lazyotel.trace_command
+def main(method):
+    if method == "os.fork":
+        pid = os.fork()
+        if pid == 0:
+            work(100)
+            os._exit(0)  # no exit hook runs
+        os.waitpid(pid, 0)
+        return
+    with multiprocessing.get_context(method).Pool(2) as pool:  # __exit__ terminates the workers
+        print(sum(pool.map(work, range(8))))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
+"""
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver", "spawn", "os.fork"])
+def test_every_worker_span_reaches_the_spool(
+    env: dict[str, str], spool: Path, tmp_path: Path, method: str
+) -> None:
+    script = tmp_path / "pool_cli.py"
+    script.write_text(POOL_CLI)
+    with OTLPReceiver() as receiver:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint
+        proc = subprocess.run(
+            [PYTHON, str(script), method], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stderr == ""
+        wait_for_shippers(spool)
+        assert ship_wait(env).returncode == 0
+        names = sorted(receiver.names())
+    workers = 1 if method == "os.fork" else 8
+    assert names == ["cli.main"] + ["cli.work"] * workers
