@@ -91,11 +91,16 @@ def build(settings: Settings) -> HandoffProcessor | None:
         return None
     if endpoint.warning:
         _config.warn_once("%s", endpoint.warning)
+    return _processor(settings, endpoint.url, protocol, quiet=False)
+
+
+def _processor(settings: Settings, url: str, protocol: str, *, quiet: bool) -> HandoffProcessor | None:
     directory = _spool.default_dir()
     try:
         _spool.ensure(directory)
     except OSError as exc:
-        _config.warn_once(
+        say = _config.debug if quiet else _config.warn_once
+        say(
             "the spool %s cannot be written (%s): exporting from the command instead (delivery='inline')",
             directory,
             type(exc).__name__,
@@ -109,8 +114,19 @@ def build(settings: Settings) -> HandoffProcessor | None:
         extra["OTEL_EXPORTER_OTLP_TRACES_HEADERS"] = ",".join(
             f"{quote(k)}={quote(v)}" for k, v in settings.headers.items()
         )
-    _config.debug("delivery: handoff to %s (%s) through the spool %s", endpoint.url, protocol, directory)
-    return HandoffProcessor(directory, endpoint.url, protocol, extra)
+    _config.debug("delivery: spans for %s (%s) go through the spool %s", url, protocol, directory)
+    return HandoffProcessor(directory, url, protocol, extra)
+
+
+def spill(settings: Settings, url: str, protocol: str) -> HandoffProcessor | None:
+    """Inline delivery's spool for what it cannot deliver, or None where there can be none."""
+    if _config.STATE.mode != "on" or not _spool.supported():
+        return None
+    from . import _endpoint
+
+    if _endpoint.display_url(url) != url:
+        return None  # credentials in the URL are never written to disk
+    return _processor(settings, url, protocol, quiet=True)
 
 
 def _worker_process() -> bool:
@@ -171,6 +187,14 @@ class HandoffProcessor:
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self._write(start=True)
+
+    def keep(self, spans: Any) -> None:
+        """Inline delivery's spill: spans it could not deliver, written at exit."""
+        with self._lock:
+            self._spans.extend(spans)
+            full = len(self._spans) >= WRITE_EVERY
+        if full:
+            self._write(start=False)
 
     def shutdown(self) -> None:
         self._write(start=True, final=True)

@@ -19,7 +19,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-from . import _config, _endpoint, _follow
+from . import _config, _endpoint, _follow, _handoff
 from ._provider import arm_instrumentations, call_bounded, describe
 
 if TYPE_CHECKING:
@@ -134,10 +134,14 @@ class SwitchProcessor(SpanProcessor):
             return
         if exporter is not None:
             with self._lock:
-                exporter.handed += 1
                 # The SDK's queue drops a span (with a generic log line, no count) when it is
                 # full; what it holds is what was handed on and neither taken nor dropped.
-                if exporter.handed - exporter.taken - exporter.overflowed > exporter.queue_size:
+                full = exporter.handed - exporter.taken - exporter.overflowed >= exporter.queue_size
+                if full and exporter.spill is not None:
+                    exporter.spill.keep([span])  # to the spool, for the shipper: not dropped
+                    return
+                exporter.handed += 1
+                if full:
                     exporter.overflowed += 1
         inner.on_end(span)
 
@@ -159,8 +163,16 @@ class SwitchProcessor(SpanProcessor):
         """
         if not self.exporters:
             return
+        for exporter in self.exporters:
+            if exporter.spill is not None:
+                exporter.spill_leftovers()
         handed = sum(e.handed for e in self.exporters)
-        lost = handed - sum(e.exported for e in self.exporters)
+        spilled = sum(e.spilled for e in self.exporters)
+        if spilled:
+            _config.debug(
+                "%d spans not delivered from the command are in the spool, for the shipper", spilled
+            )
+        lost = handed - sum(e.exported + e.spilled for e in self.exporters)
         if lost <= 0:
             _config.debug("all %d spans exported", handed)
             return
@@ -203,8 +215,6 @@ class SwitchProcessor(SpanProcessor):
 
 def build_processor(settings: Settings) -> SpanProcessor | None:
     """The batch processor for the configured exporter; None for ``none``."""
-    from . import _handoff
-
     handoff = _handoff.build(settings)  # None: hand-off cannot work here, export inline
     if handoff is not None:
         return handoff  # type: ignore[return-value]
@@ -221,6 +231,10 @@ def build_processor(settings: Settings) -> SpanProcessor | None:
         queue_size = kwargs.get("max_queue_size") or _int_variable("OTEL_BSP_MAX_QUEUE_SIZE", 2048)
     if isinstance(exporter, GuardedExporter):
         exporter.queue_size = queue_size
+        exporter.processor = processor
+        if exporter.protocol is not None and exporter._endpoint is not None:
+            # What inline delivery cannot deliver goes to the spool, for the shipper.
+            exporter.spill = _handoff.spill(settings, exporter._endpoint, exporter.protocol)
     processor.lazyotel_exporter = exporter  # type: ignore[attr-defined]
     return processor
 
@@ -427,6 +441,10 @@ class GuardedExporter(SpanExporter):
         # "unreachable" or "failed" -> (spans, the first reason of that kind, all quiet)
         self.reasons: dict[str, tuple[int, str, bool]] = {}
         self.exporting_since: float | None = None  # an export() is running since (monotonic)
+        self.spill: Any = None  # a _handoff.HandoffProcessor: undelivered spans go to the spool
+        self.spilled = 0  # spans handed to it
+        self.in_flight: Sequence[ReadableSpan] = ()
+        self.processor: Any = None  # the batch processor whose queue feeds this exporter
         if hasattr(os, "register_at_fork"):
             # A forked child starts with an empty queue (the SDK clears it): its books too.
             books = weakref.ref(self)
@@ -447,16 +465,20 @@ class GuardedExporter(SpanExporter):
         count = len(spans)
         self.taken += count
         if self._closed:
+            if self.spill is not None and not self._closed_reason:
+                self._spill(spans)
+                return SpanExportResult.FAILURE
             # After shutdown (the exit's deadline passed): not booked, so the report counts
             # them as not delivered within flush_timeout.
             if self._closed_reason:
                 self._fail(count, "failed", self._closed_reason)
             return SpanExportResult.FAILURE
-        if self._probe_next and not self._reachable(count):
+        if self._probe_next and not self._reachable(count, spans):
             return SpanExportResult.FAILURE
         notes = _ExportNotes(self)
         _EXPORT_NOTES.scope.current = notes
         self.exporting_since = time.monotonic()
+        self.in_flight = spans
         try:
             result = self.inner.export(spans)
         except Exception as exc:  # noqa: BLE001
@@ -465,9 +487,14 @@ class GuardedExporter(SpanExporter):
         finally:
             _EXPORT_NOTES.scope.current = None
             self.exporting_since = None
+            self.in_flight = ()
         if result is SpanExportResult.SUCCESS:
             self.exported += count
             self._probe_next = False
+        elif self.spill is not None and not notes.wrong_protocol:
+            _config.debug("%s; the spans go to the spool", notes.reason())
+            self._spill(spans)
+            self._probe_next = self._address is not None
         else:
             self._fail(count, "failed", notes.reason())
             self._probe_next = self._address is not None
@@ -475,7 +502,7 @@ class GuardedExporter(SpanExporter):
                 self._closed, self._closed_reason = True, notes.reason()
         return result  # type: ignore[no-any-return]
 
-    def _reachable(self, count: int, timeout: float = 1.0) -> bool:
+    def _reachable(self, count: int, spans: Sequence[ReadableSpan] = (), timeout: float = 1.0) -> bool:
         import socket
 
         try:
@@ -484,9 +511,33 @@ class GuardedExporter(SpanExporter):
             where = _endpoint.display_url(str(self._endpoint))
             reason = f"cannot reach the collector at {where} ({type(exc).__name__}, {self._label})"
             _config.debug("%s", reason)
-            self._fail(count, "unreachable", reason, quiet=self.quiet_unreachable)
+            if self.spill is not None and spans:
+                self._spill(spans)
+            else:
+                self._fail(count, "unreachable", reason, quiet=self.quiet_unreachable)
             return False
         return True
+
+    def _spill(self, spans: Sequence[ReadableSpan]) -> None:
+        self.spilled += len(spans)
+        self.spill.keep(spans)
+
+    def spill_leftovers(self) -> None:
+        """At exit, past the deadline: what is still queued or in flight goes to the spool.
+
+        A batch in flight may yet reach the collector: then it is sent twice (at most one batch).
+        """
+        queue = getattr(getattr(self.processor, "_batch_processor", None), "_queue", None)
+        left: list[ReadableSpan] = list(self.in_flight)
+        while queue:
+            try:
+                left.append(queue.pop())
+            except IndexError:  # the worker took the last one meanwhile
+                break
+        if left:
+            self.spilled += len(left)
+            self.spill.keep(left)
+        self.spill.shutdown()  # write the file and start the shipper
 
     def abandon(self) -> None:
         """Stop the real exporter's retries now: it talks to a server of the other protocol."""

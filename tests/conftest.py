@@ -14,11 +14,14 @@ import lazyotel.testing
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Most of the suite tests inline delivery (export from the command, the bounded exit): it says
-# so once, here. Hand-off tests (tests/test_handoff.py) set LAZYOTEL_DELIVERY=handoff and their
-# own LAZYOTEL_SPOOL_DIR. Whatever a test does, nothing reaches the developer's own spool.
+# Most of the suite tests inline delivery without a spool (export from the command, the
+# bounded exit, the drop report): it says so once, here. A spool that cannot be created
+# (its parent is a file) keeps inline delivery from spilling into it and starts no shipper.
+# Hand-off tests (tests/test_handoff.py) set LAZYOTEL_DELIVERY=handoff and a spool of their own.
+# Whatever a test does, nothing reaches the developer's own spool.
+_NO_SPOOL = os.path.join(tempfile.mkstemp(prefix="lazyotel-no-spool-")[1], "spool")
 os.environ["LAZYOTEL_DELIVERY"] = "inline"
-os.environ["LAZYOTEL_SPOOL_DIR"] = tempfile.mkdtemp(prefix="lazyotel-test-spool-")
+os.environ["LAZYOTEL_SPOOL_DIR"] = _NO_SPOOL
 
 
 @pytest.fixture(autouse=True)
@@ -38,7 +41,7 @@ def subprocess_env() -> dict[str, str]:
     }
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env["LAZYOTEL_DELIVERY"] = "inline"
-    env["LAZYOTEL_SPOOL_DIR"] = os.environ["LAZYOTEL_SPOOL_DIR"]
+    env["LAZYOTEL_SPOOL_DIR"] = _NO_SPOOL
     return env
 
 

@@ -651,3 +651,52 @@ def test_every_worker_span_reaches_the_spool(
         names = sorted(receiver.names())
     workers = 1 if method == "os.fork" else 8
     assert names == ["cli.main"] + ["cli.work"] * workers
+
+
+# -- inline delivery spills what it cannot deliver --------------------------------------------
+
+
+@pytest.mark.parametrize("down", ["refused", "silent"])
+def test_inline_keeps_what_it_could_not_deliver_in_the_spool(
+    env: dict[str, str], spool: Path, down: str
+) -> None:
+    relay = Relay()
+    env["LAZYOTEL_DELIVERY"] = "inline"
+    env["LAZYOTEL_FLUSH_TIMEOUT"] = "0.5"
+    env["LAZYOTEL_SHIP_TIMEOUT"] = "1"
+    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = relay.endpoint
+    env["OTEL_EXPORTER_OTLP_TIMEOUT"] = "1"
+    if down == "silent":
+        relay.start(None)
+    try:
+        child = run_child(CLI, env, "20")
+        assert child.returncode == 0, child.stderr
+        assert child.stdout == "result\n"
+        assert child.exit_seconds < 5
+        wait_for_shippers(spool)
+        assert sum(f.spans for f in _spool.files(str(spool))) == 21
+        with OTLPReceiver() as receiver:
+            relay.start(receiver.port)
+            assert ship_wait(env).returncode == 0
+            spans = receiver.spans
+    finally:
+        relay.stop()
+    ids = [s.span_id for s in spans]
+    assert len(set(ids)) == 21
+
+
+def test_inline_spills_a_full_queue_instead_of_dropping(env: dict[str, str], spool: Path) -> None:
+    env["LAZYOTEL_DELIVERY"] = "inline"
+    env["OTEL_BSP_MAX_QUEUE_SIZE"] = "8"
+    env["OTEL_BSP_MAX_EXPORT_BATCH_SIZE"] = "8"
+    env["OTEL_BSP_SCHEDULE_DELAY"] = "60000"  # nothing leaves before the exit
+    with OTLPReceiver() as receiver:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint
+        child = run_child(CLI, env, "200")
+        assert child.returncode == 0, child.stderr
+        assert lazyotel_warnings(child) == []
+        wait_for_shippers(spool)
+        assert ship_wait(env).returncode == 0
+        ids = [s.span_id for s in receiver.spans]
+    assert len(ids) == 201
+    assert len(set(ids)) == 201
