@@ -22,6 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 _NO_SPOOL = os.path.join(tempfile.mkstemp(prefix="lazyotel-no-spool-")[1], "spool")
 os.environ["LAZYOTEL_DELIVERY"] = "inline"
 os.environ["LAZYOTEL_SPOOL_DIR"] = _NO_SPOOL
+# A child whose environment drops LAZYOTEL_* falls back to the default spool under
+# $XDG_STATE_HOME: there, too, one that cannot be created (a warning, never the home directory).
+os.environ["XDG_STATE_HOME"] = os.path.dirname(_NO_SPOOL)
 
 
 @pytest.fixture(autouse=True)

@@ -54,6 +54,8 @@ def clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(FAULT_VARIABLES)}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["LAZYOTEL_DELIVERY"] = "inline"  # these tests are about inline delivery (see conftest)
+    env["LAZYOTEL_SPOOL_DIR"] = os.environ["LAZYOTEL_SPOOL_DIR"]
     return env
 
 
