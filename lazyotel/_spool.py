@@ -73,7 +73,7 @@ def default_dir() -> str:
 
 def supported() -> bool:
     """Hand-off needs ``fcntl.flock`` (one shipper per spool) and an interpreter to start."""
-    if getattr(sys, "frozen", False):
+    if getattr(sys, "frozen", False) or not sys.executable:
         return False
     try:
         import fcntl  # noqa: F401

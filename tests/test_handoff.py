@@ -700,3 +700,61 @@ def test_inline_spills_a_full_queue_instead_of_dropping(env: dict[str, str], spo
         ids = [s.span_id for s in receiver.spans]
     assert len(ids) == 201
     assert len(set(ids)) == 201
+
+
+# -- where hand-off cannot work, and the exit ---------------------------------------------------
+
+
+def test_the_command_never_waits_for_its_shipper(env: dict[str, str], spool: Path) -> None:
+    """The shipper inherits no stdio: run() would wait for the pipes' EOF otherwise."""
+    with OTLPReceiver(behaviour="silent") as silent:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = silent.endpoint
+        env["OTEL_EXPORTER_OTLP_TIMEOUT"] = "30"
+        env["LAZYOTEL_SHIP_TIMEOUT"] = "30"
+        started = time.monotonic()
+        child = run_child(CLI, env)
+        took = time.monotonic() - started
+        assert child.returncode == 0, child.stderr
+        assert child.stdout == "result\n"
+        assert child.exit_seconds < 5
+        assert took < 20
+        deadline = time.monotonic() + 10
+        while not shippers(spool) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        running = shippers(spool)
+        assert running  # still trying, detached, after the command is gone
+        for pid in running:
+            os.kill(pid, 9)
+    wait_for_shippers(spool)
+
+
+@pytest.mark.parametrize(
+    ("setup", "why"),
+    [
+        ("sys.frozen = True", "frozen"),
+        (
+            'lazyotel.bootstrap("handoff-cli", exporter=lambda: OTLPSpanExporter())',
+            "exporter object or factory",
+        ),
+        ('lazyotel.bootstrap("handoff-cli", exporter="console")', "not console"),
+    ],
+)
+def test_where_handoff_cannot_work_spans_go_inline(
+    env: dict[str, str], spool: Path, setup: str, why: str
+) -> None:
+    code = CLI.replace(
+        "import lazyotel\n",
+        "import lazyotel\nfrom opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter\n",
+    ).replace('lazyotel.bootstrap("handoff-cli")\n', f'lazyotel.bootstrap("handoff-cli")\n{setup}\n')
+    env["LAZYOTEL_LOG"] = "debug"
+    with OTLPReceiver() as receiver:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint
+        child = run_child(code, env, level="DEBUG")
+        assert child.returncode == 0, child.stderr
+        assert child.stdout.startswith("result\n")
+        inline = [line for line in child.log if "delivery: inline" in line]
+        assert len(inline) == 1, child.stderr
+        assert why in inline[0]
+        if why != "not console":
+            assert len(receiver.wait_for(3, timeout=10)) == 3
+    assert not spool.exists()
