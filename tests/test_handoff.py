@@ -742,10 +742,10 @@ def test_the_command_never_waits_for_its_shipper(env: dict[str, str], spool: Pat
 def test_where_handoff_cannot_work_spans_go_inline(
     env: dict[str, str], spool: Path, setup: str, why: str
 ) -> None:
-    code = CLI.replace(
-        "import lazyotel\n",
-        "import lazyotel\nfrom opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter\n",
-    ).replace('lazyotel.bootstrap("handoff-cli")\n', f'lazyotel.bootstrap("handoff-cli")\n{setup}\n')
+    exporter = "from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter"
+    code = CLI.replace("import lazyotel\n", f"import lazyotel\n{exporter}\n")
+    boot = 'lazyotel.bootstrap("handoff-cli")\n'
+    code = code.replace(boot, f"{boot}{setup}\n")
     env["LAZYOTEL_LOG"] = "debug"
     with OTLPReceiver() as receiver:
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint
