@@ -295,7 +295,9 @@ def add_counts(directory: str, counts: Mapping[str, int]) -> None:
 
 def take_unreported(directory: str) -> dict[str, int]:
     """The counts not reported yet, now marked reported (a run warns about them once)."""
-    if not os.path.exists(os.path.join(directory, STATE_NAME)):
+    state = read_state(directory)  # without the lock first: usually nothing is new
+    reported = state.get("reported") or {}
+    if not any(int(state.get(n, 0) or 0) > int(reported.get(n, 0) or 0) for n in COUNTERS):
         return {}
     taken: dict[str, int] = {}
 
