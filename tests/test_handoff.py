@@ -33,7 +33,7 @@ import atexit
 import sys
 
 def check_imports():  # registered first, so it runs last: after lazyotel's exit hook
-    loaded = sorted(m for m in sys.modules if m.startswith(MODULES))
+    loaded = sorted(m for m in sys.modules if m.startswith(__MODULES__))
     sys.stderr.write(f"EXPORTER-MODULES {loaded}\\n")
 
 atexit.register(check_imports)
@@ -52,7 +52,7 @@ def main(n=2):
 
 main(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
 stamp()
-""".replace("MODULES", repr(EXPORTER_MODULES))
+""".replace("__MODULES__", repr(EXPORTER_MODULES))
 
 
 @pytest.fixture
