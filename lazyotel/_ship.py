@@ -175,6 +175,7 @@ class Shipper:
         self.wait = wait
         self.exporters: dict[tuple[str, str], Any] = {}
         self.skipped: set[str] = set()  # files of a newer format
+        self.down: set[tuple[str, str]] = set()  # destinations that failed in this pass
         self.sent = self.rejected = 0
         self.backoff = 0.5
 
@@ -209,7 +210,8 @@ class Shipper:
         return exporter
 
     def ship(self, spool_file: _spool.SpoolFile) -> str:
-        """Send one file: "sent", "rejected", "skipped" (newer format) or "transient"."""
+        """Send one file: "sent", "rejected", "skipped" (newer format) or "transient" (kept; its
+        destination is down for the rest of this pass)."""
         log = _config.logger()
         try:
             with open(spool_file.path, "rb") as handle:
@@ -236,7 +238,10 @@ class Shipper:
             self.rejected += len(spans)
             self._error(f"unknown protocol {protocol!r}")
             return "rejected"
-        exporter = self._exporter(destination["endpoint"], protocol)
+        key = (destination["endpoint"], protocol)
+        if key in self.down:
+            return "transient"  # failed a moment ago: its files keep their order
+        exporter = self._exporter(*key)
         exporter.last_reason = ""
         from opentelemetry.sdk.trace.export import SpanExportResult
 
@@ -256,6 +261,7 @@ class Shipper:
             )
             self._error(reason)
             return "rejected"
+        self.down.add(key)
         log.info("kept %s for later: %s", spool_file.name, reason)
         self._error(reason)
         return "transient"
@@ -289,16 +295,19 @@ class Shipper:
                         return EXIT_OK  # another shipper took over
                     lock = again
                     continue
+                self.down = set()
                 for spool_file in pending:
                     if time.monotonic() >= self.deadline:
                         return self._left()
-                    outcome = self.ship(spool_file)
-                    if outcome == "transient":
-                        pause = min(self.backoff, self.deadline - time.monotonic())
-                        self.backoff = min(self.backoff * 2, 8.0)
-                        if pause > 0:
-                            time.sleep(pause)
-                        break  # oldest first again
+                    self.ship(spool_file)
+                if self.down:
+                    # A destination failed: its files wait (oldest first again) after a pause;
+                    # the other destinations' files went on meanwhile.
+                    pause = min(self.backoff, self.deadline - time.monotonic())
+                    self.backoff = min(self.backoff * 2, 8.0)
+                    if pause > 0:
+                        time.sleep(pause)
+                else:
                     self.backoff = 0.5
                 if time.monotonic() >= self.deadline:
                     return self._left()

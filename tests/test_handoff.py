@@ -96,7 +96,8 @@ def wait_for_shippers(directory: Path, timeout: float = 60.0) -> None:
 
 def ship_wait(env: dict[str, str], *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [PYTHON, "-m", "lazyotel", "ship", "--wait", *args],
+        # --timeout wins over the LAZYOTEL_SHIP_TIMEOUT a test gave its detached shippers.
+        [PYTHON, "-m", "lazyotel", "ship", "--wait", "--timeout", "60", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -758,3 +759,20 @@ def test_where_handoff_cannot_work_spans_go_inline(
         if why != "not console":
             assert len(receiver.wait_for(3, timeout=10)) == 3
     assert not spool.exists()
+
+
+def test_a_dead_destination_does_not_hold_up_the_others(env: dict[str, str], spool: Path) -> None:
+    """The collector moved: files for the old address wait (and age out); new ones go at once."""
+    env["LAZYOTEL_SHIP_TIMEOUT"] = "3"
+    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = refused_endpoint()
+    assert run_child(CLI, env, "1").returncode == 0
+    wait_for_shippers(spool)
+    old = spool_files(spool)
+    assert len(old) == 1
+    with OTLPReceiver() as receiver:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint
+        assert run_child(CLI, env, "2").returncode == 0
+        wait_for_shippers(spool)
+        names = sorted(receiver.names())
+    assert names == ["cli.main", "step-0", "step-1"]
+    assert spool_files(spool) == old
