@@ -776,3 +776,20 @@ def test_a_dead_destination_does_not_hold_up_the_others(env: dict[str, str], spo
         names = sorted(receiver.names())
     assert names == ["cli.main", "step-0", "step-1"]
     assert spool_files(spool) == old
+
+
+def test_a_full_disk_changes_nothing_for_the_command_but_one_warning(
+    env: dict[str, str], spool: Path
+) -> None:
+    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = refused_endpoint()
+    spool.mkdir(mode=0o700)
+    # Files may not grow past 64 bytes: the spool file's write fails as on a full disk.
+    full = "import resource, signal\nsignal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+    full += "resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))\n"
+    child = run_child(full + CLI, env)
+    assert child.returncode == 0, child.stderr
+    assert child.stdout == "result\n"
+    warnings = lazyotel_warnings(child)
+    assert len(warnings) == 1
+    assert "3 spans could not be written to the spool" in warnings[0]
+    assert list(spool.iterdir()) == []  # no half-written file left behind
