@@ -793,3 +793,25 @@ def test_a_full_disk_changes_nothing_for_the_command_but_one_warning(
     assert len(warnings) == 1
     assert "3 spans could not be written to the spool" in warnings[0]
     assert list(spool.iterdir()) == []  # no half-written file left behind
+
+
+def test_a_bad_delivery_is_a_clear_error() -> None:
+    import lazyotel
+
+    with pytest.raises(
+        ValueError, match=r"bootstrap\(delivery='later'\): unknown delivery; choose 'handoff'"
+    ):
+        lazyotel.bootstrap(delivery="later")
+
+
+def test_a_bad_lazyotel_delivery_is_one_warning_and_handoff(env: dict[str, str], spool: Path) -> None:
+    env["LAZYOTEL_DELIVERY"] = "later"
+    with OTLPReceiver() as receiver:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint
+        child = run_child(CLI, env)
+        assert child.returncode == 0, child.stderr
+        warnings = lazyotel_warnings(child)
+        assert len(warnings) == 1
+        assert "LAZYOTEL_DELIVERY='later'" in warnings[0]
+        assert "EXPORTER-MODULES []" in child.stderr  # handed off all the same
+        assert len(receiver.wait_for(3, timeout=30)) == 3
