@@ -26,8 +26,8 @@ DELIVERIES = ("handoff", "inline")
 #: A long command writes a file every this many spans, so it holds bounded memory.
 WRITE_EVERY = 2048
 
-#: Shippers this process started (reaped by ``poll()``; never waited for).
-_started: list[Any] = []
+#: The pids of the shippers this process started (reaped by ``_spool.running``, never waited for).
+_started: list[int] = []
 
 
 def delivery(settings: Settings) -> str:
@@ -257,8 +257,8 @@ class HandoffProcessor:
             )
 
     def _start_shipper(self) -> None:
-        for proc in _started:
-            if proc.poll() is None:
+        for pid in _started:
+            if _spool.running(pid):
                 return  # ours still runs: it takes (or holds) the lock and rescans before exit
         _started[:] = []
         try:

@@ -357,25 +357,50 @@ def shipper_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def start_shipper(directory: str, extra_env: Mapping[str, str] | None = None) -> Any:
+#: The shipper's entry: ``-c`` rather than ``-m`` so that it can leave the command's working
+#: directory (which could hold another ``lazyotel``) before importing anything.
+_BOOT = (
+    "import os, sys; os.chdir(sys.argv[3]); from lazyotel.__main__ import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+def start_shipper(directory: str, extra_env: Mapping[str, str] | None = None) -> int | None:
     """Start a detached shipper for ``directory`` if none runs; never waits for it.
 
-    Returns the ``Popen`` if one was started, else None.
+    A new session (no terminal, so no Ctrl-C), stdin/stdout/stderr on /dev/null, the command's
+    environment plus what it needs. ``os.posix_spawn`` where there is one: the command need
+    not import ``subprocess`` at exit.
+
+    Returns the shipper's pid if one was started, else None.
     """
     if shipper_running(directory):
         return None
-    import subprocess
+    argv = [sys.executable, "-c", _BOOT, "ship", "--spool", directory]
+    env = shipper_env(extra_env)
+    spawn = getattr(os, "posix_spawn", None)
+    if spawn is None:  # pragma: no cover - every platform with flock has posix_spawn
+        import subprocess
 
-    return subprocess.Popen(
-        [sys.executable, "-m", "lazyotel", "ship", "--spool", directory],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        close_fds=True,
-        start_new_session=True,  # no terminal signals (Ctrl-C), no controlling terminal
-        env=shipper_env(extra_env),
-        cwd=directory,
-    )  # never waited for: it outlives the command, and the interpreter's exit does not wait
+        devnull = subprocess.DEVNULL
+        proc = subprocess.Popen(
+            argv, stdin=devnull, stdout=devnull, stderr=devnull, start_new_session=True, env=env
+        )
+        return proc.pid
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        actions = [(os.POSIX_SPAWN_DUP2, null, fd) for fd in (0, 1, 2)]
+        pid: int = spawn(sys.executable, argv, env, file_actions=actions, setsid=True)
+    finally:
+        os.close(null)
+    return pid  # never waited for: it outlives the command; the exit does not wait
+
+
+def running(pid: int) -> bool:
+    """Whether a shipper this process started still runs (reaps it if it ended)."""
+    try:
+        return os.waitpid(pid, os.WNOHANG)[0] == 0
+    except ChildProcessError:  # reaped already, or not our child (after a fork)
+        return False
 
 
 # -- looking and clearing ----------------------------------------------------------------------
