@@ -158,11 +158,17 @@ class HandoffProcessor:
         self.lost = 0  # spans that could not be written
         if self.worker:
             self._finalize_in_worker()
-        if hasattr(os, "register_at_fork"):
-            import weakref
+        import weakref
 
-            me = weakref.ref(self)
+        me = weakref.ref(self)
+        if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=lambda: _forked(me()))
+        import atexit
+
+        # The bounded exit (lazyotel's own exit hook, which runs first) writes the file; this
+        # one writes it where that hook could not run its helper thread (Python 3.12.0-3.12.1
+        # refuse new threads at exit). Writing a file needs no thread and no deadline.
+        atexit.register(_at_exit, me)
 
     # -- the SpanProcessor interface --------------------------------------------------------
 
@@ -288,6 +294,12 @@ class HandoffProcessor:
         if util is not None:
             # multiprocessing clears its finalizers in a new worker, then runs these hooks.
             util.register_after_fork(self, HandoffProcessor._finalize_in_worker)
+
+
+def _at_exit(ref: Any) -> None:
+    processor = ref()
+    if processor is not None and not processor._closed:
+        processor.shutdown()
 
 
 def _forked(processor: HandoffProcessor | None) -> None:
