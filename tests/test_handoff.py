@@ -815,3 +815,23 @@ def test_a_bad_lazyotel_delivery_is_one_warning_and_handoff(env: dict[str, str],
         assert "LAZYOTEL_DELIVERY='later'" in warnings[0]
         assert "EXPORTER-MODULES []" in child.stderr  # handed off all the same
         assert len(receiver.wait_for(3, timeout=30)) == 3
+
+
+def test_the_age_cap_counts_expired_spans_and_a_clock_jump_expires_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory = str(tmp_path / "spool")
+    _spool.ensure(directory)
+    monkeypatch.setenv("LAZYOTEL_SPOOL_MAX_AGE", "60")
+    old = _spool.write(directory, b"{}", 4)
+    new = _spool.write(directory, b"{}", 2)
+    created = _spool.files(directory)[0].created_ns
+    # The clock jumped back an hour: both files look as if from the future; none expires.
+    assert _spool.enforce_caps(directory, now_ns=created - 3600 * 10**9) == {"dropped": 0, "expired": 0}
+    # Two minutes later: past the 60 s cap, both expire and are counted.
+    assert _spool.enforce_caps(directory, now_ns=created + 120 * 10**9) == {"dropped": 0, "expired": 6}
+    assert not os.path.exists(old)
+    assert not os.path.exists(new)
+    assert _spool.read_state(directory)["expired"] == 6
+    assert _spool.take_unreported(directory) == {"expired": 6}
+    assert _spool.take_unreported(directory) == {}  # reported once
