@@ -166,6 +166,16 @@ def decode(document: Mapping[str, Any]) -> list[Any]:
 # -- exporting -----------------------------------------------------------------------------
 
 
+class _Log:
+    """The shipper's log lines, scrubbed of credentials as every lazyotel message is."""
+
+    def info(self, msg: str, *args: object) -> None:
+        _config._say(_config.logger(), 20, msg, args)
+
+    def warning(self, msg: str, *args: object) -> None:
+        _config._say(_config.logger(), 30, msg, args)
+
+
 class Shipper:
     """Ships one spool's files; ``run()`` returns when it is empty or the time is up."""
 
@@ -212,7 +222,7 @@ class Shipper:
     def ship(self, spool_file: _spool.SpoolFile) -> str:
         """Send one file: "sent", "rejected", "skipped" (newer format) or "transient" (kept; its
         destination is down for the rest of this pass)."""
-        log = _config.logger()
+        log = _Log()
         try:
             with open(spool_file.path, "rb") as handle:
                 data = handle.read()
@@ -320,7 +330,7 @@ class Shipper:
 
     def _left(self) -> int:
         left = self._pending()
-        _config.logger().info("time is up; %d files left for the next run", len(left))
+        _Log().info("time is up; %d files left for the next run", len(left))
         return EXIT_LEFT if left else EXIT_OK
 
 
@@ -372,7 +382,7 @@ def main(directory: str | None, *, wait: bool, timeout: float | None) -> int:
         lock = _spool.try_lock(directory)
     shipper.run(lock)
     left = len(_spool.files(directory))
-    log = _config.logger()
+    log = _Log()
     log.info("done: %d spans sent, %d rejected, %d files left", shipper.sent, shipper.rejected, left)
     if wait and left:
         say = f"lazyotel ship: {left} files left in {directory} (python -m lazyotel spool shows why)"

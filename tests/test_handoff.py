@@ -835,3 +835,29 @@ def test_the_age_cap_counts_expired_spans_and_a_clock_jump_expires_nothing(
     assert _spool.read_state(directory)["expired"] == 6
     assert _spool.take_unreported(directory) == {"expired": 6}
     assert _spool.take_unreported(directory) == {}  # reported once
+
+
+def test_lazyotel_spool_shows_and_clears(env: dict[str, str], spool: Path) -> None:
+    endpoint = refused_endpoint()
+    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
+    env["LAZYOTEL_SHIP_TIMEOUT"] = "1"
+    assert run_child(CLI, env).returncode == 0
+    wait_for_shippers(spool)
+    shown = subprocess.run(
+        [PYTHON, "-m", "lazyotel", "spool"], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert f"spool          {spool}\n" in shown
+    assert "pending        1 files, 3 spans" in shown
+    assert f"destination    {endpoint}/v1/traces (http/protobuf): 3 spans" in shown
+    assert "last error     cannot reach the collector" in shown
+    cleared = subprocess.run(
+        [PYTHON, "-m", "lazyotel", "spool", "--clear", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "deleted 1 files" in cleared.stderr
+    status = json.loads(cleared.stdout)
+    assert (status["files"], status["spans"], status["last_error"]) == (0, 0, None)
+    assert spool_files(spool) == []
