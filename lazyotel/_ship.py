@@ -10,8 +10,9 @@ its meaning; headers come from the environment, inherited from the command that 
   ``rejected/`` and its spans counted;
 - a file of a newer format: left alone for a newer lazyotel.
 
-It exits when the spool is empty, or after ``--timeout`` seconds (``LAZYOTEL_SHIP_TIMEOUT``,
-default 30) with files left for the next run. Its log is ``ship.log`` in the spool (rotated
+It exits when the spool is empty, when every destination failed a few passes in a row (about
+8 s of back-off), or after ``--timeout`` seconds (``LAZYOTEL_SHIP_TIMEOUT``, default 30), with
+files left for the next run. Its log is ``ship.log`` in the spool (rotated
 at 256 KiB), scrubbed of secrets as every lazyotel message is.
 """
 
@@ -33,6 +34,10 @@ DEFAULT_TIMEOUT = 30.0
 LOG_BYTES = 256 * 1024
 #: Failures the collector will answer the same way next time: the file is set aside.
 PERMANENT = re.compile(r"batch code: 400\b|INVALID_ARGUMENT|Failed to encode|exceeds max_request_size")
+
+#: Passes in a row that send nothing (every destination down) before the shipper gives up
+#: until the next run: about 0.5 + 1 + 2 + 4 s of back-off.
+IDLE_PASSES = 4
 
 EXIT_OK = 0
 EXIT_LEFT = 1  # --wait: files remain in the spool
@@ -289,6 +294,7 @@ class Shipper:
 
     def run(self, lock: int) -> int:
         """Ship until the spool is empty or the time is up; returns with the lock released."""
+        idle = 0  # passes in a row that sent nothing
         try:
             while True:
                 _spool.enforce_caps(self.directory)
@@ -306,10 +312,16 @@ class Shipper:
                     lock = again
                     continue
                 self.down = set()
+                progress = False
                 for spool_file in pending:
                     if time.monotonic() >= self.deadline:
                         return self._left()
-                    self.ship(spool_file)
+                    progress = self.ship(spool_file) != "transient" or progress
+                idle = 0 if progress else idle + 1
+                if idle >= IDLE_PASSES and not self.wait:  # --wait: as long as it was told
+                    # Every destination failed a few times running: the collectors are down.
+                    # The files wait for the next command's shipper; nothing lingers.
+                    return self._left()
                 if self.down:
                     # A destination failed: its files wait (oldest first again) after a pause;
                     # the other destinations' files went on meanwhile.

@@ -861,3 +861,17 @@ def test_lazyotel_spool_shows_and_clears(env: dict[str, str], spool: Path) -> No
     status = json.loads(cleared.stdout)
     assert (status["files"], status["spans"], status["last_error"]) == (0, 0, None)
     assert spool_files(spool) == []
+
+
+def test_a_shipper_gives_up_soon_when_every_collector_is_down(env: dict[str, str], spool: Path) -> None:
+    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = refused_endpoint()
+    env["LAZYOTEL_SHIP_TIMEOUT"] = "120"
+    assert run_child(CLI, env).returncode == 0
+    deadline = time.monotonic() + 10
+    while not shippers(spool) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    started = time.monotonic()
+    wait_for_shippers(spool, timeout=40)  # gone long before its 120 s
+    assert time.monotonic() - started < 40
+    assert len(spool_files(spool)) == 1  # left for the next run
+    assert "files left for the next run" in (spool / "ship.log").read_text()
