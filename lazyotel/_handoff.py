@@ -13,6 +13,7 @@ from __future__ import annotations
 import _thread
 import os
 import sys
+from time import monotonic as _monotonic
 
 from . import _config, _spool
 
@@ -23,8 +24,10 @@ if TYPE_CHECKING:
     from ._config import Settings
 
 DELIVERIES = ("handoff", "inline")
-#: A long command writes a file every this many spans, so it holds bounded memory.
+#: A long command writes a file every this many spans, so it holds bounded memory...
 WRITE_EVERY = 2048
+#: ... and when a span ends this many seconds after the oldest one it holds was kept.
+WRITE_AFTER = 30.0
 
 #: The pids of the shippers this process started (reaped by ``_spool.running``, never waited for).
 _started: list[int] = []
@@ -153,6 +156,7 @@ class HandoffProcessor:
         self._lock = _thread.allocate_lock()
         self._closed = False
         self._open = 0  # spans started and not ended, counted in workers only
+        self._since = 0.0  # when the oldest span held was kept (monotonic)
         self.worker = _worker_process()
         self.written = 0  # spans written to the spool
         self.lost = 0  # spans that could not be written
@@ -177,12 +181,19 @@ class HandoffProcessor:
             with self._lock:
                 self._open += 1
 
+    def _on_ending(self, span: Any) -> None:
+        pass  # the SDK's provider calls it on every processor (SDK >= 1.27)
+
     def on_end(self, span: Any) -> None:
         if self._closed:
             return
         with self._lock:
             self._spans.append(span)
             full = len(self._spans) >= WRITE_EVERY
+            if len(self._spans) == 1:
+                self._since = _monotonic()
+            elif _monotonic() - self._since > WRITE_AFTER:
+                full = True  # a long-running process: its spans do not wait for its exit
             if self.worker:
                 # No span of this worker is open: its task is done (a forked worker's first
                 # span has the parent's open span as its parent, so "root" would not do).

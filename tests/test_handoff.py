@@ -875,3 +875,28 @@ def test_a_shipper_gives_up_soon_when_every_collector_is_down(env: dict[str, str
     assert time.monotonic() - started < 40
     assert len(spool_files(spool)) == 1  # left for the next run
     assert "files left for the next run" in (spool / "ship.log").read_text()
+
+
+def test_a_long_running_process_writes_its_spans_without_waiting_for_its_exit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from lazyotel import _handoff
+
+    started: list[str] = []
+    monkeypatch.setattr(_spool, "start_shipper", lambda directory, env: started.append(directory))
+    monkeypatch.setattr(_handoff, "WRITE_AFTER", 0.05)
+    directory = str(tmp_path / "spool")
+    _spool.ensure(directory)
+    processor = _handoff.HandoffProcessor(directory, "http://127.0.0.1:9/v1/traces", "http/protobuf", {})
+    provider = TracerProvider()
+    provider.add_span_processor(processor)  # type: ignore[arg-type]
+    tracer = provider.get_tracer("t")
+    tracer.start_span("first").end()
+    assert _spool.files(directory) == []  # held
+    time.sleep(0.1)
+    tracer.start_span("second").end()  # the first was kept long enough ago: both are written
+    assert [f.spans for f in _spool.files(directory)] == [2]
+    assert started == [directory]
+    processor.shutdown()
