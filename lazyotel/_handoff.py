@@ -94,21 +94,26 @@ def build(settings: Settings) -> HandoffProcessor | None:
         return None
     if endpoint.warning:
         _config.warn_once("%s", endpoint.warning)
-    return _processor(settings, endpoint.url, protocol, quiet=False)
+    return _processor(settings, endpoint.url, protocol, spill=False)
 
 
-def _processor(settings: Settings, url: str, protocol: str, *, quiet: bool) -> HandoffProcessor | None:
+def _processor(settings: Settings, url: str, protocol: str, *, spill: bool) -> HandoffProcessor | None:
     directory = _spool.default_dir()
-    try:
-        _spool.ensure(directory)
-    except OSError as exc:
-        say = _config.debug if quiet else _config.warn_once
-        say(
-            "the spool %s cannot be written (%s): exporting from the command instead (delivery='inline')",
-            directory,
-            type(exc).__name__,
-        )
-        return None
+    if spill:
+        # Inline delivery's spool is created when something is spilled, not before.
+        if not _spool.creatable(directory):
+            _config.debug("no spool for undelivered spans: %s cannot be created", directory)
+            return None
+    else:
+        try:
+            _spool.ensure(directory)
+        except OSError as exc:
+            _config.warn_once(
+                "the spool %s cannot be written (%s): exporting from the command instead (delivery='inline')",
+                directory,
+                type(exc).__name__,
+            )
+            return None
     extra: dict[str, str] = {}
     if settings.headers:
         from urllib.parse import quote
@@ -129,7 +134,7 @@ def spill(settings: Settings, url: str, protocol: str) -> HandoffProcessor | Non
 
     if _endpoint.display_url(url) != url:
         return None  # credentials in the URL are never written to disk
-    return _processor(settings, url, protocol, quiet=True)
+    return _processor(settings, url, protocol, spill=True)
 
 
 def _worker_process() -> bool:
@@ -250,6 +255,7 @@ class HandoffProcessor:
 
         created = time.time_ns()
         data, count = _otlpjson.dumps(spans, self.endpoint, self.protocol, created)
+        _spool.ensure(self.directory)  # inline delivery's spill creates it only now
         _spool.write(self.directory, data, count)
         _spool.enforce_caps(self.directory)
 

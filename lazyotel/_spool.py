@@ -102,6 +102,17 @@ def ensure(directory: str) -> str:
     return directory
 
 
+def creatable(directory: str) -> bool:
+    """Whether ``ensure(directory)`` would likely succeed, creating nothing (a few ``stat``)."""
+    path = directory
+    while not os.path.exists(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            return False
+        path = parent
+    return os.path.isdir(path) and os.access(path, os.W_OK | os.X_OK)
+
+
 def _int_env(name: str, default: float) -> float:
     raw = os.environ.get(name, "").strip()
     try:

@@ -900,3 +900,13 @@ def test_a_long_running_process_writes_its_spans_without_waiting_for_its_exit(
     assert [f.spans for f in _spool.files(directory)] == [2]
     assert started == [directory]
     processor.shutdown()
+
+
+def test_inline_creates_no_spool_when_everything_is_delivered(env: dict[str, str], spool: Path) -> None:
+    env["LAZYOTEL_DELIVERY"] = "inline"
+    with OTLPReceiver() as receiver:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint
+        child = run_child(CLI, env)
+        assert child.returncode == 0, child.stderr
+        assert len(receiver.wait_for(3, timeout=10)) == 3
+    assert not spool.exists()
