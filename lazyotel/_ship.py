@@ -306,7 +306,7 @@ class Shipper:
                     lock = -1
                     if not self._pending():
                         return EXIT_OK
-                    again = _spool.try_lock(self.directory)
+                    again = _take(self.directory, 0.5)
                     if again is None:
                         return EXIT_OK  # another shipper took over
                     lock = again
@@ -344,6 +344,20 @@ class Shipper:
         left = self._pending()
         _Log().info("time is up; %d files left for the next run", len(left))
         return EXIT_LEFT if left else EXIT_OK
+
+
+def _take(directory: str, patience: float) -> int | None:
+    """The shipper lock, tried for up to ``patience`` seconds.
+
+    A command (or ``lazyotel spool``) checks for a running shipper by taking the lock for an
+    instant: only a lock held for a while means another shipper.
+    """
+    until = time.monotonic() + patience
+    lock = _spool.try_lock(directory)
+    while lock is None and time.monotonic() < until:
+        time.sleep(0.02)
+        lock = _spool.try_lock(directory)
+    return lock
 
 
 def _log_to_file(directory: str) -> None:
@@ -384,14 +398,9 @@ def main(directory: str | None, *, wait: bool, timeout: float | None) -> int:
     if _sdk._EXPORT_NOTES not in funnel.filters:
         funnel.addFilter(_sdk._EXPORT_NOTES)
     shipper = Shipper(directory, ship_timeout() if timeout is None else timeout, wait)
-    lock = _spool.try_lock(directory)
-    while lock is None:
-        if not wait:
-            return EXIT_OK  # a shipper runs for this spool already
-        if time.monotonic() >= shipper.deadline:
-            return EXIT_LEFT if _spool.files(directory) else EXIT_OK
-        time.sleep(0.1)
-        lock = _spool.try_lock(directory)
+    lock = _take(directory, max(shipper.deadline - time.monotonic(), 0.0) if wait else 0.5)
+    if lock is None:  # a shipper runs for this spool already
+        return EXIT_LEFT if wait and _spool.files(directory) else EXIT_OK
     shipper.run(lock)
     left = len(_spool.files(directory))
     log = _Log()
