@@ -11,8 +11,9 @@ Comparisons:
    eager, which exports over gRPC only), OTLP/HTTP and OTLP/gRPC to a live receiver. Goal:
    ``handoff`` <= 1.15x off. Every traced run must deliver its span (handoff: through the
    shipper, checked after the rounds).
-2. Exit with the collector refusing connections, and accepting and never answering:
-   ``handoff`` against off (goal: <= off + 10 ms: the command never waits for the network).
+2. Exit with the collector refusing connections, accepting and never answering, and answering
+   after 0.5 s: each mode against itself with a healthy collector (goal for ``handoff``: <= +10 ms,
+   the command never waits for the network).
 3. Peak memory (max RSS) of ``data load``: ``handoff`` against off (goal: <= 1.1x).
 4. Delivery latency: from the end of the command's span (its exit follows) to its spans at the
    receiver (goal: median <= 1 s).
@@ -152,17 +153,50 @@ def _cpu(variants: dict[str, Variant], rounds: int) -> dict[str, float]:
     return {name: median(values) for name, values in out.items()}
 
 
+class _Slow:
+    """A collector that answers every export with 200, after 0.5 s."""
+
+    def __enter__(self) -> _Slow:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                time.sleep(0.5)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def bench_exit(rounds: int) -> list[Row]:
-    """``data load`` with the collector refusing or silent, against the same mode with it up.
+    """``data load`` with the collector refusing, silent or slow, against the same mode with it up.
 
     The difference is what the exit waits for the network (handoff's goal: <= 10 ms).
     """
     rows: list[Row] = []
-    with OTLPReceiver(behaviour="silent") as silent, OTLPReceiver() as live, ApiServer() as api:
+    silent, live = OTLPReceiver(behaviour="silent"), OTLPReceiver()
+    with silent, live, ApiServer() as api, _Slow() as slow:
         ports = {
             "up": str(live.port),
             "refused": refused_endpoint().rsplit(":", 1)[1],
             "silent": str(silent.port),
+            "slow": str(slow.port),
         }
         variants = {}
         for case, port in ports.items():
@@ -175,7 +209,7 @@ def bench_exit(rounds: int) -> list[Row]:
         runs = interleave(variants, min(rounds, 5))
         t = {name: median_seconds(found) * 1e3 for name, found in runs.items()}
         _quiet_shippers()
-    for case in ("refused", "silent"):
+    for case in ("refused", "silent", "slow"):
         for mode in ("handoff", "inline"):
             up, down = t[f"{mode} up"], t[f"{mode} {case}"]
             goal = "<= + 10 ms" if mode == "handoff" else "+ <= flush_timeout (1 s)"
