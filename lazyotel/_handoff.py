@@ -148,8 +148,9 @@ class HandoffProcessor:
     ``shutdown``) that keeps finished spans and writes them to the spool.
 
     A file is written at exit (``shutdown``), on ``lazyotel.flush()``, every ``WRITE_EVERY``
-    spans, and, in a forked or ``multiprocessing`` worker, whenever no span of the worker is
-    open any more (a worker may be ended by ``os._exit`` or SIGTERM, where no exit hook runs).
+    spans, when a span ends ``WRITE_AFTER`` seconds after the oldest one held, and, in a forked
+    or ``multiprocessing`` worker, whenever no span of the worker is open any more (a worker
+    may be ended by ``os._exit`` or SIGTERM, where no exit hook runs).
     """
 
     def __init__(self, directory: str, endpoint: str, protocol: str, extra_env: dict[str, str]) -> None:
