@@ -75,7 +75,11 @@ print(time.perf_counter() - started)
 
 
 def _env(**extra: str) -> dict[str, str]:
-    """``clean_env``, without the example's own ``KTRADE_*`` settings from the caller."""
+    """``clean_env``, without the example's own ``KTRADE_*`` settings from the caller.
+
+    Inline delivery, which these figures are about (benchmarks/bench_handoff.py measures hand-off).
+    """
+    extra = {"LAZYOTEL_DELIVERY": "inline", **extra}
     return {k: v for k, v in clean_env(**extra).items() if not k.startswith("KTRADE_") or k in extra}
 
 

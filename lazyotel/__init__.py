@@ -118,6 +118,7 @@ def bootstrap(
     ok_status: bool = False,
     tracer_name: str | None = None,
     subprocess_spans: bool = False,
+    delivery: str | None = None,
     **unknown: NoReturn,
 ) -> None:
     """Record how telemetry should run; import nothing and start nothing.
@@ -182,15 +183,22 @@ def bootstrap(
             Failures are ERROR either way.
         tracer_name: One instrumentation scope name for every command span (for example the
             CLI's name). By default each command's span has its module's name as scope.
+        subprocess_spans: Also record a CLIENT span for each child process a traced
+            command starts through ``subprocess`` (``process.command_args`` redacted,
+            ``process.pid``, ``process.exit.code``), ended when it is waited for. Child
+            processes get ``TRACEPARENT`` either way.
+        delivery: ``"handoff"`` (the default) or ``"inline"`` (``LAZYOTEL_DELIVERY``
+            overrides). Hand-off writes finished spans to a local spool at exit and a
+            detached ``python -m lazyotel ship`` exports them, so the command neither imports
+            an exporter nor waits for the network; inline exports from the command, in the
+            background, and waits at most ``flush_timeout`` at exit. Where hand-off cannot
+            work (an exporter object or factory, the console exporter, a frozen app, a
+            spool that cannot be written) spans go inline. See docs/delivery.md.
 
     A missing exporter package (``lazyotel[otlp]``, ``lazyotel[grpc]``) is not an error here:
     it matters only once telemetry starts, in ``on`` mode, and is then one warning naming the
     ``pip install`` that fixes it, with telemetry off for the run. So ``--help``, off and test
     mode never need the package.
-        subprocess_spans: Also record a CLIENT span for each child process a traced
-            command starts through ``subprocess`` (``process.command_args`` redacted,
-            ``process.pid``, ``process.exit.code``), ended when it is waited for. Child
-            processes get ``TRACEPARENT`` either way.
 
     Raises:
         ValueError: A value is not allowed (an unknown exporter, protocol or mode, a negative

@@ -15,6 +15,7 @@ from . import _doctor
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from typing import Any
 
 DOCTOR_USAGE = (
     "python -m lazyotel doctor [--forbid MOD[,MOD...]] [--no-default-forbid] [--top N] [--json]\n"
@@ -149,6 +150,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     receive.add_argument(
         "--timeout", metavar="SECONDS", type=_seconds, help="exit 1 if still running after this long"
     )
+    _add_delivery_commands(subparsers)
     return parser, doctor
 
 
@@ -205,6 +207,38 @@ def receive(args: argparse.Namespace) -> int:
     finally:
         receiver.stop()
     return 0
+
+
+def _add_delivery_commands(subparsers: Any) -> None:
+    """``ship`` and ``spool``: hand-off delivery's shipper and its spool (see docs/delivery.md)."""
+    ship = subparsers.add_parser(
+        "ship",
+        help="export the spans waiting in the spool (started detached by commands; --wait for CI)",
+        description="Export the spool's span files, oldest first, through the OTLP exporter the "
+        "OTEL_EXPORTER_OTLP_* variables configure; exit when the spool is empty or the time is up.",
+    )
+    where = "the spool (default: LAZYOTEL_SPOOL_DIR, else ~/.local/state/lazyotel/spool)"
+    ship.add_argument(
+        "--wait",
+        action="store_true",
+        help="run in the foreground (after a running shipper); exit 1 if files remain",
+    )
+    ship.add_argument("--spool", metavar="DIR", help=where)
+    ship.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=_seconds,
+        help="give up after this long (default: LAZYOTEL_SHIP_TIMEOUT, else 30)",
+    )
+    spool = subparsers.add_parser(
+        "spool",
+        help="show the spool's state (files, spans, lost counts, last error); --clear empties it",
+        description="Show the hand-off spool: pending files and spans, destinations, the shipper, "
+        "the spans lost (dropped, expired, rejected) and the last export error.",
+    )
+    spool.add_argument("--json", action="store_true", help="print one JSON object")
+    spool.add_argument("--clear", action="store_true", help="delete every pending and rejected file first")
+    spool.add_argument("--spool", metavar="DIR", help=where)
 
 
 def render_text(report: _doctor.ImportReport, top: int = 10) -> str:
@@ -310,6 +344,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"put the command after '--', e.g. python -m lazyotel doctor -- {shlex.join(stray)}"
         )
     args = parser.parse_args(options)  # exits 2 on a bad option, 0 on --help
+    if args.subcommand in ("ship", "spool"):
+        from . import _ship
+
+        if args.subcommand == "ship":
+            return _ship.main(args.spool, wait=args.wait, timeout=args.timeout)
+        return _ship.spool_command(args.spool, as_json=args.json, clear=args.clear)
     if args.subcommand is None:
         parser.print_help(sys.stderr)
         return _doctor.EXIT_USAGE

@@ -143,6 +143,16 @@ def _protocol(value: object, problem: Problem) -> str | None:
     return proto
 
 
+#: How finished spans leave the command (see docs/delivery.md).
+DELIVERIES = ("handoff", "inline")
+
+
+def _delivery(value: object, problem: Problem) -> str | None:
+    if value is not None and value not in DELIVERIES:
+        problem.bad_value(value, f"unknown delivery; choose one of {_choices(DELIVERIES)} or None")
+    return value
+
+
 def _timeout(value: object, problem: Problem) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         problem.bad_type(value, "a number of seconds")
@@ -264,7 +274,7 @@ def _resource(value: object, problem: Problem) -> dict[str, Any] | None:
 class Setting:
     """One row of ``TABLE``."""
 
-    __slots__ = ("check", "default", "deferrable", "env", "name", "reconfigure")
+    __slots__ = ("check", "default", "deferrable", "env", "exports", "name", "reconfigure")
 
     def __init__(
         self,
@@ -275,9 +285,13 @@ class Setting:
         env: str | None = None,
         reconfigure: bool = False,
         deferrable: bool = False,
+        exports: bool | None = None,
     ) -> None:
         self.name, self.default, self.check, self.env = name, default, check, env
         self.reconfigure = reconfigure  # ``lazyotel.reconfigure`` may change it
+        # It decides where spans go: a change after activation swaps the exporter. What
+        # ``reconfigure`` may change does; ``delivery`` does too, though only ``bootstrap`` sets it.
+        self.exports = reconfigure if exports is None else exports
         self.deferrable = deferrable  # also takes a callable, called once at activation
 
 
@@ -305,12 +319,13 @@ TABLE = (
     Setting("ok_status", False, _flag),
     Setting("tracer_name", None, _non_empty("pass None to name each command's module")),
     Setting("subprocess_spans", False, _flag),
+    Setting("delivery", None, _delivery, env="LAZYOTEL_DELIVERY", exports=True),
 )
 ROWS = {row.name: row for row in TABLE}
 
-#: The settings that change what is exported (``reconfigure``'s keywords): a change after
-#: activation swaps the exporter.
-EXPORT_PARAMS = tuple(row.name for row in TABLE if row.reconfigure)
+#: The settings that change where spans go (``reconfigure``'s keywords, and ``delivery``): a
+#: change after activation swaps the exporter.
+EXPORT_PARAMS = tuple(row.name for row in TABLE if row.exports)
 #: The settings of the resource: a change after activation rebuilds it.
 RESOURCE_PARAMS = ("service_name", "resource_attributes")
 
@@ -334,6 +349,7 @@ class Settings:
     ok_status: bool
     tracer_name: str | None
     subprocess_spans: bool  # a CLIENT span per child process (see _envcontext)
+    delivery: str | None  # "handoff" | "inline"; None: LAZYOTEL_DELIVERY, else handoff
     #: Callables given for the deferrable settings, called once at activation.
     deferred: dict[str, Callable[[], Any]]
 

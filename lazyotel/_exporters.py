@@ -224,6 +224,10 @@ class GuardedExporter(SpanExporter):
         # "unreachable" or "failed" -> (spans, the first reason of that kind, all quiet)
         self.reasons: dict[str, tuple[int, str, bool]] = {}
         self.exporting_since: float | None = None  # an export() is running since (monotonic)
+        self.spill: Any = None  # a _handoff.HandoffProcessor: undelivered spans go to the spool
+        self.spilled = 0  # spans handed to it
+        self.in_flight: Sequence[ReadableSpan] = ()
+        self.processor: Any = None  # the batch processor whose queue feeds this exporter
         if hasattr(os, "register_at_fork"):
             # A forked child starts with an empty queue (the SDK clears it): its books too.
             books = weakref.ref(self)
@@ -244,16 +248,19 @@ class GuardedExporter(SpanExporter):
         count = len(spans)
         self.taken += count
         if self._closed:
-            # After shutdown (the exit's deadline passed): not booked, so the report counts
-            # them as not delivered within flush_timeout.
-            if self._closed_reason:
+            if self.spill is not None and not self._closed_reason:
+                self._spill(spans)
+            elif self._closed_reason:
                 self._fail(count, "failed", self._closed_reason)
+            # Else after shutdown (the exit's deadline passed): not booked, so the report
+            # counts them as not delivered within flush_timeout.
             return SpanExportResult.FAILURE
-        if self._probe_next and not self._reachable(count):
+        if self._probe_next and not self._reachable(count, spans):
             return SpanExportResult.FAILURE
         notes = _ExportNotes(self)
         _EXPORT_NOTES.scope.current = notes
         self.exporting_since = time.monotonic()
+        self.in_flight = spans
         try:
             result = self.inner.export(spans)
         except (SystemExit, KeyboardInterrupt):
@@ -264,9 +271,14 @@ class GuardedExporter(SpanExporter):
         finally:
             _EXPORT_NOTES.scope.current = None
             self.exporting_since = None
+            self.in_flight = ()
         if result is SpanExportResult.SUCCESS:
             self.exported += count
             self._probe_next = False
+        elif self.spill is not None and not notes.wrong_protocol:
+            _log.debug("%s; the spans go to the spool", notes.reason())
+            self._spill(spans)
+            self._probe_next = self._address is not None
         else:
             self._fail(count, "failed", notes.reason())
             self._probe_next = self._address is not None
@@ -274,7 +286,7 @@ class GuardedExporter(SpanExporter):
                 self._closed, self._closed_reason = True, notes.reason()
         return result  # type: ignore[no-any-return]
 
-    def _reachable(self, count: int, timeout: float = 1.0) -> bool:
+    def _reachable(self, count: int, spans: Sequence[ReadableSpan] = (), timeout: float = 1.0) -> bool:
         import socket
 
         try:
@@ -283,9 +295,33 @@ class GuardedExporter(SpanExporter):
             where = _endpoint.display_url(str(self._endpoint))
             reason = f"cannot reach the collector at {where} ({type(exc).__name__}, {self._label})"
             _log.debug("%s", reason)
-            self._fail(count, "unreachable", reason, quiet=self.quiet_unreachable)
+            if self.spill is not None and spans:
+                self._spill(spans)
+            else:
+                self._fail(count, "unreachable", reason, quiet=self.quiet_unreachable)
             return False
         return True
+
+    def _spill(self, spans: Sequence[ReadableSpan]) -> None:
+        self.spilled += len(spans)
+        self.spill.keep(spans)
+
+    def spill_leftovers(self) -> None:
+        """At exit, past the deadline: what is still queued or in flight goes to the spool.
+
+        A batch in flight may yet reach the collector: then it is sent twice (at most one batch).
+        """
+        queue = getattr(getattr(self.processor, "_batch_processor", None), "_queue", None)
+        left: list[ReadableSpan] = list(self.in_flight)
+        while queue:
+            try:
+                left.append(queue.pop())
+            except IndexError:  # the worker took the last one meanwhile
+                break
+        if left:
+            self.spilled += len(left)
+            self.spill.keep(left)
+        self.spill.shutdown()  # write the file and start the shipper
 
     def abandon(self) -> None:
         """Stop the real exporter's retries now: it talks to a server of the other protocol."""

@@ -16,7 +16,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from . import _config, _follow, _log
+from . import _config, _follow, _handoff, _log
 from ._bounded import run_bounded
 from ._exporters import _EXPORT_NOTES, DEFAULT_MAX_QUEUE_SIZE, GuardedExporter, build_exporter
 
@@ -40,9 +40,6 @@ def activate(runtime: Runtime, settings: Settings) -> None:
         _log.debug("using the tracer provider already installed")
     else:
         funnel_otel_logging()
-        funnel = _log.funnel_handler()
-        if _EXPORT_NOTES not in funnel.filters:
-            funnel.addFilter(_EXPORT_NOTES)
         provider = TracerProvider(resource=build_resource(settings), shutdown_on_exit=False)
         switch = SwitchProcessor(build_processor(settings))
         provider.add_span_processor(switch)
@@ -122,10 +119,14 @@ class SwitchProcessor(SpanProcessor):
             return
         if exporter is not None:
             with self._lock:
-                exporter.handed += 1
                 # The SDK's queue drops a span (with a generic log line, no count) when it is
                 # full; what it holds is what was handed on and neither taken nor dropped.
-                if exporter.handed - exporter.taken - exporter.overflowed > exporter.queue_size:
+                full = exporter.handed - exporter.taken - exporter.overflowed >= exporter.queue_size
+                if full and exporter.spill is not None:
+                    exporter.spill.keep([span])  # to the spool, for the shipper: not dropped
+                    return
+                exporter.handed += 1
+                if full:
                     exporter.overflowed += 1
         inner.on_end(span)
 
@@ -139,6 +140,16 @@ class SwitchProcessor(SpanProcessor):
         inner = self._current[0]
         return True if inner is None else inner.force_flush(timeout_millis)
 
+    def _spill_leftovers(self) -> None:
+        """Inline delivery at exit: what is still queued or in flight goes to the spool, for the
+        shipper (see ``GuardedExporter.spill_leftovers``)."""
+        for exporter in self.exporters:
+            if exporter.spill is not None:
+                exporter.spill_leftovers()
+        spilled = sum(e.spilled for e in self.exporters)
+        if spilled:
+            _log.debug("%d spans not delivered from the command are in the spool, for the shipper", spilled)
+
     def report(self, flush_timeout: float) -> None:
         """Say once, at warning level, how many spans were not delivered, and why.
 
@@ -147,8 +158,9 @@ class SwitchProcessor(SpanProcessor):
         """
         if not self.exporters:
             return
+        self._spill_leftovers()
         handed = sum(e.handed for e in self.exporters)
-        lost = handed - sum(e.exported for e in self.exporters)
+        lost = handed - sum(e.exported + e.spilled for e in self.exporters)
         if lost <= 0:
             _log.debug("all %d spans exported", handed)
             return
@@ -188,7 +200,11 @@ class SwitchProcessor(SpanProcessor):
 
 
 def build_processor(settings: Settings) -> SpanProcessor | None:
-    """The batch processor for the configured exporter; None for ``none``."""
+    """Hand-off's processor where hand-off works, else the batch processor for the configured
+    exporter; None for ``none``."""
+    handoff = _handoff.build(settings)  # None: hand-off cannot work here, export inline
+    if handoff is not None:
+        return handoff  # type: ignore[return-value]  # a SpanProcessor by duck typing (the SDK is not imported there)
     exporter = build_exporter(settings)
     if exporter is None:
         return None
@@ -202,6 +218,10 @@ def build_processor(settings: Settings) -> SpanProcessor | None:
         queue_size = kwargs.get("max_queue_size") or _int_variable("OTEL_BSP_MAX_QUEUE_SIZE", 2048)
     if isinstance(exporter, GuardedExporter):
         exporter.queue_size = queue_size
+        exporter.processor = processor
+        if exporter.protocol is not None and exporter._endpoint is not None:
+            # What inline delivery cannot deliver goes to the spool, for the shipper.
+            exporter.spill = _handoff.spill(settings, exporter._endpoint, exporter.protocol)
     processor.lazyotel_exporter = exporter  # type: ignore[attr-defined]
     return processor
 
@@ -271,6 +291,8 @@ def funnel_otel_logging() -> None:
     _log.logger()  # set up now: a bad LAZYOTEL_LOG is reported even if nothing else is said
     otel = logging.getLogger("opentelemetry")
     funnel = _log.funnel_handler()
+    if _EXPORT_NOTES not in funnel.filters:  # what an exporter logs is a failure's reason
+        funnel.addFilter(_EXPORT_NOTES)
     if funnel not in otel.handlers:
         _SAVED.append((otel, funnel, otel.propagate))
         otel.addHandler(funnel)

@@ -18,7 +18,7 @@ import pytest
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from typing import Any
+    from typing import Any, Literal
 
     from .testing import CapturedSpans
 
@@ -27,9 +27,12 @@ MARKER_OPTIONS = ("capture_args", "deterministic_ids", "span_prefix")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    # A typed name, not the literal in the call: mypy >= 1.19 may read a string literal passed
+    # where pytest's stubs take a Literal as a type form, and report it.
+    kind: Literal["bool"] = "bool"
     parser.addini(
         "lazyotel_isolate",
-        type="bool",
+        type=kind,
         default=False,
         help="lazyotel: reset OpenTelemetry's and lazyotel's globals around every test.",
     )

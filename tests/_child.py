@@ -20,13 +20,20 @@ PYTHON = sys.executable
 ROOT = Path(__file__).resolve().parent.parent
 
 
+#: A spool that cannot be created (its parent is not a directory): see tests/conftest.py.
+NO_SPOOL = os.path.join(os.devnull, "lazyotel-spool")
+
+
 def child_env(drop: tuple[str, ...] = ("PYTEST_", "OTEL_", "LAZYOTEL_"), **extra: str) -> dict[str, str]:
     """The environment for a child Python: no variable that starts with one of ``drop`` (pytest's
     markers, so it is not in test mode unless a test says so; the developer's OTEL_* and
-    LAZYOTEL_*), bytecode writing on, this checkout first on PYTHONPATH; then ``extra``."""
+    LAZYOTEL_*), bytecode writing on, this checkout first on PYTHONPATH, inline delivery with no
+    spool unless ``extra`` says otherwise (hand-off has tests of its own); then ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    env.setdefault("LAZYOTEL_DELIVERY", "inline")
+    env.setdefault("LAZYOTEL_SPOOL_DIR", NO_SPOOL)
     env.update(extra)
     return env
 
