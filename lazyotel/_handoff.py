@@ -54,6 +54,21 @@ def _exporter_spec(settings: Settings) -> Any:
 _OTLP_NAMES = {"otlp": None, "otlp_proto_http": "http/protobuf", "otlp_proto_grpc": "grpc"}
 
 
+def _inline_reason(settings: Settings) -> str | None:
+    """Why hand-off cannot work here, for the debug line ("": nothing to say), or None."""
+    if delivery(settings) == "inline":
+        return ""  # asked for
+    if _state.STATE.mode != "on":
+        return f"in {_state.STATE.mode} mode (no shipper is ever started there)"
+    spec = _exporter_spec(settings)
+    if not isinstance(spec, str) or spec not in _OTLP_NAMES:
+        what = spec if isinstance(spec, str) else "an exporter object or factory"
+        return f"(hand-off needs an OTLP exporter, not {what})"
+    if not _spool.supported():
+        return "(a frozen application or no flock: no shipper can start)"
+    return None
+
+
 def build(settings: Settings) -> HandoffProcessor | None:
     """The hand-off processor, or None where hand-off cannot work (then: inline).
 
@@ -63,19 +78,12 @@ def build(settings: Settings) -> HandoffProcessor | None:
     application or a platform without ``flock``; an endpoint with credentials in its URL
     (nothing secret is written to disk). With one warning: a spool that cannot be written.
     """
-    if delivery(settings) == "inline":
-        return None
-    if _state.STATE.mode != "on":
-        _log.debug("delivery: inline in %s mode (no shipper is ever started there)", _state.STATE.mode)
+    reason = _inline_reason(settings)
+    if reason is not None:
+        if reason:
+            _log.debug("delivery: inline %s", reason)
         return None
     spec = _exporter_spec(settings)
-    if not isinstance(spec, str) or spec not in _OTLP_NAMES:
-        what = spec if isinstance(spec, str) else "an exporter object or factory"
-        _log.debug("delivery: inline (hand-off needs an OTLP exporter, not %s)", what)
-        return None
-    if not _spool.supported():
-        _log.debug("delivery: inline (a frozen application or no flock: no shipper can start)")
-        return None
     protocol = _OTLP_NAMES[spec] or _config.otlp_protocol(settings.protocol)
     if protocol not in _config.PROTOCOLS or not _config.package_installed(
         _config._EXPORTER_PACKAGES[protocol][0]

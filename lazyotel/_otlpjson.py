@@ -23,7 +23,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
     from typing import Any
 
 FORMAT = "lazyotel-spool"
@@ -41,26 +41,36 @@ class NewerFormat(FormatError):
 # -- encoding --------------------------------------------------------------------------------
 
 
-def _any(value: Any) -> dict[str, Any]:
-    if isinstance(value, bool):
-        return {"boolValue": value}
-    if isinstance(value, int):
-        return {"intValue": str(value)}
-    if isinstance(value, float):
-        if value in (float("inf"), float("-inf")):
-            # The protobuf JSON mapping spells non-finite doubles as strings.
-            return {"doubleValue": "Infinity" if value > 0 else "-Infinity"}
-        if value != value:  # noqa: PLR0124 - NaN, without importing math
-            return {"doubleValue": "NaN"}
-        return {"doubleValue": value}
-    if isinstance(value, str):
-        return {"stringValue": value}
-    if isinstance(value, bytes):
-        import base64
+def _double(value: float) -> dict[str, Any]:
+    if value in (float("inf"), float("-inf")):
+        # The protobuf JSON mapping spells non-finite doubles as strings.
+        return {"doubleValue": "Infinity" if value > 0 else "-Infinity"}
+    if value != value:  # noqa: PLR0124 - NaN, without importing math
+        return {"doubleValue": "NaN"}
+    return {"doubleValue": value}
 
-        return {"bytesValue": base64.b64encode(value).decode("ascii")}
-    if isinstance(value, (list, tuple)):
-        return {"arrayValue": {"values": [_any(item) for item in value]}}
+
+def _bytes(value: bytes) -> dict[str, Any]:
+    import base64
+
+    return {"bytesValue": base64.b64encode(value).decode("ascii")}
+
+
+#: ``AnyValue`` encoders by Python type, first match wins (bool before int: it is one).
+_ENCODERS: tuple[tuple[type | tuple[type, ...], Callable[[Any], dict[str, Any]]], ...] = (
+    (bool, lambda value: {"boolValue": value}),
+    (int, lambda value: {"intValue": str(value)}),
+    (float, _double),
+    (str, lambda value: {"stringValue": value}),
+    (bytes, _bytes),
+    ((list, tuple), lambda value: {"arrayValue": {"values": [_any(item) for item in value]}}),
+)
+
+
+def _any(value: Any) -> dict[str, Any]:
+    for types, encode in _ENCODERS:
+        if isinstance(value, types):
+            return encode(value)
     if hasattr(value, "items"):
         return {"kvlistValue": {"values": _attributes(value)}}
     return {"stringValue": str(value)}
@@ -88,6 +98,36 @@ def _link_flags(context: Any) -> int:
     return (int(getattr(context, "trace_flags", 0) or 0) & 0xFF) | 0x100 | (0x200 if context.is_remote else 0)
 
 
+def _with_dropped(item: dict[str, Any], source: Any) -> dict[str, Any]:
+    """``item`` (an event or a link) with the count of attributes ``source`` dropped, if any."""
+    dropped = int(getattr(source, "dropped_attributes", 0) or 0)
+    if dropped:
+        item["droppedAttributesCount"] = dropped
+    return item
+
+
+def _event(event: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "timeUnixNano": str(event.timestamp or 0),
+        "name": event.name,
+        "attributes": _attributes(event.attributes),
+    }
+    return _with_dropped(item, event)
+
+
+def _link(link: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "traceId": _hex(link.context.trace_id, 32),
+        "spanId": _hex(link.context.span_id, 16),
+        "attributes": _attributes(link.attributes),
+        "flags": _link_flags(link.context),
+    }
+    state = _trace_state(link.context)
+    if state:
+        item["traceState"] = state
+    return _with_dropped(item, link)
+
+
 def encode_span(span: Any) -> dict[str, Any]:
     """One span in the OTLP JSON mapping."""
     context = span.context
@@ -109,34 +149,10 @@ def encode_span(span: Any) -> dict[str, Any]:
         out["traceState"] = state
     if parent is not None:
         out["parentSpanId"] = _hex(parent.span_id, 16)
-    events = []
-    for event in span.events or ():
-        item: dict[str, Any] = {
-            "timeUnixNano": str(event.timestamp or 0),
-            "name": event.name,
-            "attributes": _attributes(event.attributes),
-        }
-        dropped = int(getattr(event, "dropped_attributes", 0) or 0)
-        if dropped:
-            item["droppedAttributesCount"] = dropped
-        events.append(item)
+    events = [_event(event) for event in span.events or ()]
     if events:
         out["events"] = events
-    links = []
-    for link in span.links or ():
-        item = {
-            "traceId": _hex(link.context.trace_id, 32),
-            "spanId": _hex(link.context.span_id, 16),
-            "attributes": _attributes(link.attributes),
-            "flags": _link_flags(link.context),
-        }
-        state = _trace_state(link.context)
-        if state:
-            item["traceState"] = state
-        dropped = int(getattr(link, "dropped_attributes", 0) or 0)
-        if dropped:
-            item["droppedAttributesCount"] = dropped
-        links.append(item)
+    links = [_link(link) for link in span.links or ()]
     if links:
         out["links"] = links
     for name, key in (
@@ -264,24 +280,29 @@ def loads(data: bytes) -> dict[str, Any]:
     return document  # type: ignore[no-any-return]
 
 
+def _bytes_value(text: str) -> bytes:
+    import base64
+
+    return base64.b64decode(text)
+
+
+#: ``AnyValue`` decoders by key, in the order they are looked for.
+_DECODERS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
+    ("stringValue", lambda raw: raw),
+    ("boolValue", bool),
+    ("intValue", int),
+    ("doubleValue", float),
+    ("arrayValue", lambda raw: tuple(value(item) for item in raw.get("values", ()))),
+    ("kvlistValue", lambda raw: attributes(raw.get("values", ()))),
+    ("bytesValue", _bytes_value),
+)
+
+
 def value(any_value: Mapping[str, Any]) -> Any:
     """An ``AnyValue`` as the Python value an SDK attribute holds (arrays as tuples)."""
-    if "stringValue" in any_value:
-        return any_value["stringValue"]
-    if "boolValue" in any_value:
-        return bool(any_value["boolValue"])
-    if "intValue" in any_value:
-        return int(any_value["intValue"])
-    if "doubleValue" in any_value:
-        return float(any_value["doubleValue"])
-    if "arrayValue" in any_value:
-        return tuple(value(item) for item in any_value["arrayValue"].get("values", ()))
-    if "kvlistValue" in any_value:
-        return attributes(any_value["kvlistValue"].get("values", ()))
-    if "bytesValue" in any_value:
-        import base64
-
-        return base64.b64decode(any_value["bytesValue"])
+    for key, decode in _DECODERS:
+        if key in any_value:
+            return decode(any_value[key])
     return None
 
 

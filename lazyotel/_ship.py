@@ -227,6 +227,13 @@ class Shipper:
     def ship(self, spool_file: _spool.SpoolFile) -> str:
         """Send one file: "sent", "rejected", "skipped" (newer format) or "transient" (kept; its
         destination is down for the rest of this pass)."""
+        read = self._read(spool_file)
+        if isinstance(read, str):
+            return read
+        return self._send(spool_file, *read)
+
+    def _read(self, spool_file: _spool.SpoolFile) -> tuple[Mapping[str, Any], list[Any]] | str:
+        """A file's document and spans, or its outcome where there is nothing to send."""
         log = _Log()
         try:
             with open(spool_file.path, "rb") as handle:
@@ -246,6 +253,11 @@ class Shipper:
             log.warning("set %s aside in rejected/: %s", spool_file.name, exc)
             self._error(f"unreadable spool file: {exc}")
             return "rejected"
+        return document, spans
+
+    def _send(self, spool_file: _spool.SpoolFile, document: Mapping[str, Any], spans: list[Any]) -> str:
+        """Export a file's spans to the destination it names; the outcome as ``ship`` says."""
+        log = _Log()
         destination = document["lazyotel"]["destination"]
         protocol = str(destination.get("protocol") or "http/protobuf")
         if protocol not in _config.PROTOCOLS:
@@ -318,20 +330,7 @@ class Shipper:
                         return self._left()
                     progress = self.ship(spool_file) != "transient" or progress
                 idle = 0 if progress else idle + 1
-                if idle >= IDLE_PASSES and not self.wait:  # --wait: as long as it was told
-                    # Every destination failed a few times running: the collectors are down.
-                    # The files wait for the next command's shipper; nothing lingers.
-                    return self._left()
-                if self.down:
-                    # A destination failed: its files wait (oldest first again) after a pause;
-                    # the other destinations' files went on meanwhile.
-                    pause = min(self.backoff, self.deadline - time.monotonic())
-                    self.backoff = min(self.backoff * 2, 8.0)
-                    if pause > 0:
-                        time.sleep(pause)
-                else:
-                    self.backoff = 0.5
-                if time.monotonic() >= self.deadline:
+                if self._give_up(idle) or time.monotonic() >= self.deadline:
                     return self._left()
         finally:
             if lock >= 0:
@@ -339,6 +338,24 @@ class Shipper:
             for exporter in self.exporters.values():
                 with contextlib.suppress(Exception):  # the process ends anyway
                     exporter.shutdown()
+
+    def _give_up(self, idle: int) -> bool:
+        """After a pass that left ``idle`` passes in a row without progress: whether to stop
+        until the next run; else the pause, if any, before the next pass."""
+        if idle >= IDLE_PASSES and not self.wait:  # --wait: as long as it was told
+            # Every destination failed a few times running: the collectors are down.
+            # The files wait for the next command's shipper; nothing lingers.
+            return True
+        if self.down:
+            # A destination failed: its files wait (oldest first again) after a pause;
+            # the other destinations' files went on meanwhile.
+            pause = min(self.backoff, self.deadline - time.monotonic())
+            self.backoff = min(self.backoff * 2, 8.0)
+            if pause > 0:
+                time.sleep(pause)
+        else:
+            self.backoff = 0.5
+        return False
 
     def _left(self) -> int:
         left = self._pending()
