@@ -799,7 +799,7 @@ def test_a_bad_delivery_is_a_clear_error() -> None:
     import lazyotel
 
     with pytest.raises(
-        ValueError, match=r"bootstrap\(delivery='later'\): unknown delivery; choose one of 'handoff', 'inline'"
+        ValueError, match=r"bootstrap\(delivery='later'\): unknown delivery; choose one of 'handoff'"
     ):
         lazyotel.bootstrap(delivery="later")
 
