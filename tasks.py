@@ -214,7 +214,9 @@ def test() -> int:
         return code
     _ensure(LOWEST, ".", *LOWEST_PINS, groups=())
     print("+ the same toolkit tests against the lowest supported OpenTelemetry", flush=True)
-    code = _run(_bin(LOWEST, "python"), "-m", "mypy")  # for Python 3.9, as pyproject.toml says
+    # mypy for Python 3.9, as pyproject.toml says. Not the recorder: it needs opentelemetry-api
+    # >= 1.23, and lazyotel uses the SDK on older ones (_recorder_setup.unsupported_reason).
+    code = _run(_bin(LOWEST, "python"), "-m", "mypy", "--exclude", r"lazyotel/_recorder\.py$")
     code = code or _pytest(LOWEST, "-p", "no:randomly", *LOWEST_TESTS)
     if code:
         return code

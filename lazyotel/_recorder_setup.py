@@ -59,6 +59,8 @@ def unsupported_reason(environ: Mapping[str, str]) -> str | None:
     Returns:
         One sentence for a debug line, or None.
     """
+    if not _api_has_what_the_recorder_uses():
+        return "the installed opentelemetry-api is older than the recorder needs"
     sampler = environ.get("OTEL_TRACES_SAMPLER")
     if sampler is not None and sampler.lower() not in _SAMPLERS:
         return f"OTEL_TRACES_SAMPLER={sampler!r} is not a standard sampler"
@@ -78,6 +80,13 @@ def unsupported_reason(environ: Mapping[str, str]) -> str | None:
         if value is not None and _limit(value) is False:
             return f"{name}={value!r} is not a non-negative integer"
     return None
+
+
+def _api_has_what_the_recorder_uses() -> bool:
+    """``opentelemetry.util._decorator`` (the API's context manager that is also a decorator)
+    came with opentelemetry-api 1.23; looked for on disk, so nothing is imported to decide."""
+    relative = os.path.join("opentelemetry", "util", "_decorator.py")
+    return any(os.path.isfile(os.path.join(entry or ".", relative)) for entry in sys.path)
 
 
 def _ratio(text: str) -> float | None:

@@ -98,12 +98,15 @@ def decode(document: Mapping[str, Any]) -> list[Any]:
             resource = Resource(attrs(raw_resource.get("attributes")), resource_spans.get("schemaUrl"))
             for scope_spans in resource_spans.get("scopeSpans") or ():
                 raw_scope = scope_spans.get("scope") or {}
-                scope = InstrumentationScope(
+                scope_args: list[Any] = [
                     raw_scope.get("name", ""),
                     raw_scope.get("version") or None,
                     scope_spans.get("schemaUrl") or None,
-                    attrs(raw_scope.get("attributes")) or None,
-                )
+                ]
+                scope_attributes = attrs(raw_scope.get("attributes"))
+                if scope_attributes:  # opentelemetry-sdk < 1.23's scopes have no attributes
+                    scope_args.append(scope_attributes)
+                scope = InstrumentationScope(*scope_args)
                 for raw in scope_spans.get("spans") or ():
                     flags = int(raw.get("flags", 0))
                     trace_id = int(raw["traceId"], 16)
