@@ -11,48 +11,19 @@ import asyncio
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from _http import HeaderServer
 
 import lazyotel
 import lazyotel.testing
 from lazyotel._receiver import OTLPReceiver
 
 CLI = Path(__file__).parent / "apps" / "instr" / "cli.py"
-
-
-class HeaderServer:
-    """An HTTP server on 127.0.0.1 answering ``ok`` and recording every request's headers."""
-
-    def __init__(self) -> None:
-        received = self.received = []  # type: list[dict[str, str]]
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                received.append({k.lower(): v for k, v in self.headers.items()})
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/items"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
 
 
 @pytest.fixture
