@@ -138,12 +138,10 @@ def activate() -> None:
         try:
             if SETTINGS.deferred:  # bootstrap(endpoint=callable...): known only now
                 _config.resolve_deferred(SETTINGS)
-            with _log.quiet_otel_import():
-                from . import _record
+            from . import _record
 
-                # Hand-off with a configuration the recorder supports: no SDK in the command.
-                recorded = _record.activate(RUNTIME, SETTINGS)
-            if not recorded:
+            # Hand-off with a configuration the recorder supports: no SDK in the command.
+            if not _record.activate(RUNTIME, SETTINGS):
                 with _log.quiet_otel_import():
                     from . import _sdk
 

@@ -61,7 +61,8 @@ def _why_not(runtime: Runtime, settings: Settings) -> str | None:
     unsupported = _recorder_setup.unsupported_reason(os.environ)
     if unsupported is not None:
         return unsupported
-    from . import _follow
+    with _log.quiet_otel_import():  # the API's import-time complaints: one lazyotel warning
+        from . import _follow, _recorder  # noqa: F401 - _recorder: imported here, in the block
 
     if _follow.foreign_provider() is not None:
         return "a tracer provider is installed already"
