@@ -47,7 +47,10 @@ def activate(runtime: Runtime, settings: Settings) -> bool:
             _follow.install_global()
             _log.debug("lazyotel's recorder records this run (the SDK is left to the shipper)")
             return True
-    _log.debug("the OpenTelemetry SDK records this run: %s", reason)
+    if reason == _FOREIGN:
+        _log.debug("lazyotel's recorder is not used: %s", reason)
+    else:
+        _log.debug("the OpenTelemetry SDK records this run: %s", reason)
     return False
 
 
@@ -65,8 +68,11 @@ def _why_not(runtime: Runtime, settings: Settings) -> str | None:
         from . import _follow, _recorder  # noqa: F401 - _recorder: imported here, in the block
 
     if _follow.foreign_provider() is not None:
-        return "a tracer provider is installed already"
+        return _FOREIGN
     return None
+
+
+_FOREIGN = "a tracer provider someone else installed records this run"
 
 
 def owns(runtime: Runtime) -> bool:
