@@ -16,7 +16,9 @@ typer app <= 1.05x off.
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -35,7 +37,6 @@ from _harness import (  # after the path set-up, so the script runs from anywher
     print_table,
 )
 from bench_handoff import SPOOL, _env, _ok_or_usage_error, _quiet_shippers
-from bench_recorder import callgrind_instructions
 
 sys.path.insert(0, str(ROOT))
 
@@ -79,6 +80,26 @@ def fetch(name: str = "world", count: int = 3) -> None:
 if __name__ == "__main__":
     app()
 """
+
+
+def callgrind_instructions(argv: list[str], env: dict[str, str]) -> int:
+    """Instructions the whole process executed, counted by callgrind (a usage error's exit is fine:
+    ktrade's ``models backtest`` here is one)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "callgrind.out"
+        proc = subprocess.run(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *argv],
+            env={**env, "PYTHONHASHSEED": "0"},
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+    found = re.search(r"Collected : (\d+)", proc.stderr)
+    if proc.returncode not in (0, 1, 2) or not found:
+        msg = f"{argv[:3]} under callgrind exited {proc.returncode}:\n{proc.stderr[-2000:]}"
+        raise RuntimeError(msg)
+    return int(found.group(1))
 
 
 def _compare(
