@@ -15,7 +15,7 @@ tests/test_house.py, where a new module gets its floor):
     command spans           _app > _decorator > _command > _capture, _outcome, _values, _redact;
                             _tracer
     the hub                 _provider: the trace-or-not decision, activation, exit, state it owns
-    pipelines               _sdk > _exporters; _follow _instrument _envcontext _globals _noop
+    pipelines               _record; _sdk > _exporters; _follow _instrument _envcontext _globals _noop
                             (imported by the hub on demand; never import it)
     leaves                  _config (the settings table), _state, _log, _bounded, _endpoint,
                             _doctor, _receiver, _tree, _version

@@ -1,8 +1,8 @@
 """The hub: the one "trace or not" decision, activation, flush, shutdown and the bounded exit.
 
 It owns ``STATE`` and ``RUNTIME`` (records in ``_state``) and is the only module that writes
-them. Nothing here imports OpenTelemetry at module level: ``activate()`` imports the SDK on
-the first real span, exactly once, under a lock. The pipelines (``_sdk``, ``_follow``,
+them. Nothing here imports OpenTelemetry at module level: ``activate()`` builds the pipeline on
+the first real span, exactly once, under a lock. The pipelines (``_record``, ``_sdk``, ``_follow``,
 ``_instrument``, ``_envcontext``, ``_globals``, ``_noop``) are imported only from here, on
 demand, and never import the hub: what they need is passed in or lives in a leaf.
 """
@@ -115,7 +115,7 @@ def _test_provider() -> bool:
 
 
 def activate() -> None:
-    """Import the SDK and set tracing up, exactly once, whatever the number of threads.
+    """Set tracing up (lazyotel's recorder, else the SDK), exactly once, whatever the number of threads.
 
     Never raises: a failure is one warning on the ``lazyotel`` logger, and tracing is then
     off for the rest of the run.
@@ -138,10 +138,14 @@ def activate() -> None:
         try:
             if SETTINGS.deferred:  # bootstrap(endpoint=callable...): known only now
                 _config.resolve_deferred(SETTINGS)
-            with _log.quiet_otel_import():
-                from . import _sdk
+            from . import _record
 
-            _sdk.activate(RUNTIME, SETTINGS)
+            # Hand-off with a configuration the recorder supports: no SDK in the command.
+            if not _record.activate(RUNTIME, SETTINGS):
+                with _log.quiet_otel_import():
+                    from . import _sdk
+
+                _sdk.activate(RUNTIME, SETTINGS)
             arm_instrumentations()
             _propagate_through_environment()
             if RUNTIME.own is not None and not RUNTIME.exit_registered:
@@ -343,11 +347,37 @@ def apply_live(changed: list[str]) -> None:
         try:
             if SETTINGS.deferred:  # bootstrap(endpoint=callable) again after activation
                 _config.resolve_deferred(SETTINGS)
-            from . import _bounded, _sdk
+            from . import _bounded
+
+            if "lazyotel._record" in sys.modules:
+                from . import _record
+
+                if _record.owns(RUNTIME):
+                    if _record.apply_live(RUNTIME, SETTINGS, changed, _bounded.flush_timeout()):
+                        return
+                    _to_sdk()
+                    return
+            from . import _sdk
 
             _sdk.apply_live(RUNTIME, SETTINGS, changed, _bounded.flush_timeout())
         except Exception as exc:  # noqa: BLE001
             _log.warn_once("could not apply the new configuration (%s)", describe(exc))
+
+
+def _to_sdk() -> None:
+    """The new configuration needs the SDK (an exporter in the command): the recorder's
+    pipeline writes what it holds and the SDK's takes over for the rest of the run."""
+    from . import _bounded
+
+    switch = RUNTIME.switch
+    RUNTIME.own = RUNTIME.switch = None
+    if switch is not None:
+        _bounded.run_bounded(switch.shutdown, _bounded.flush_timeout(), "swap")
+    _log.debug("the OpenTelemetry SDK records the rest of this run: hand-off no longer applies")
+    with _log.quiet_otel_import():
+        from . import _sdk
+
+    _sdk.activate(RUNTIME, SETTINGS)
 
 
 def deactivate(timeout: float) -> None:
@@ -441,6 +471,10 @@ def reset(timeout: float) -> None:
         from . import _sdk
 
         _sdk.unfunnel_otel_logging()
+    if "lazyotel._record" in sys.modules:
+        from . import _record
+
+        _record.unfunnel_otel_logging()
     SETTINGS.restore(_config.Settings())
     STATE.forced = 0
     STATE.closed = STATE.real = False

@@ -28,6 +28,7 @@ FLOORS = {
     "lazyotel._values": COMMANDS,
     "lazyotel._redact": COMMANDS,
     "lazyotel._provider": HUB,
+    "lazyotel._record": PIPELINES,
     "lazyotel._sdk": PIPELINES,
     "lazyotel._exporters": PIPELINES,
     "lazyotel._follow": PIPELINES,

@@ -1,0 +1,213 @@
+"""Hand-off's recording without the SDK: lazyotel's recorder feeds the hand-off processor.
+
+In hand-off delivery the command only records: spans leave as files in the spool and the
+detached shipper exports them. Where the configuration is one the recorder fully supports
+(``_recorder_setup.unsupported_reason``), ``activate`` installs a ``_recorder.RecordingProvider``
+whose spans go to the ``_handoff.HandoffProcessor``, and the command imports nothing of the
+OpenTelemetry SDK (only the shipper does). Otherwise it says why at debug level and returns
+False: the hub then builds the SDK pipeline (``_sdk``) as before.
+
+A pipeline: imported by the hub only, never importing it, nor ``_sdk`` (what it needs is passed in).
+"""
+
+from __future__ import annotations
+
+import os
+
+from . import _handoff, _log, _recorder_setup
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ._config import Settings
+    from ._handoff import HandoffProcessor
+    from ._recorder import RecordingProvider
+    from ._state import Runtime
+
+
+def activate(runtime: Runtime, settings: Settings) -> bool:
+    """Install the recorder for hand-off delivery; False (one debug line) where the SDK must record.
+
+    Installs it the way ``_sdk.activate`` installs the SDK's provider: ``runtime.own`` is the
+    provider, ``runtime.switch`` what the hub flushes, shuts down and reconfigures, and
+    ``_follow``'s provider becomes the global one.
+    """
+    reason = _why_not(runtime, settings)
+    if reason is None:
+        processor = _handoff.build(settings)
+        if processor is None:
+            reason = "hand-off delivery cannot work here"
+        else:
+            funnel_otel_logging()
+            switch = RecorderSwitch(processor)
+            runtime.own, runtime.switch = build_provider(settings, switch), switch
+            from . import _follow
+
+            _follow.install_global()
+            _log.debug("lazyotel's recorder records this run (the SDK is left to the shipper)")
+            return True
+    if reason == _FOREIGN:
+        _log.debug("lazyotel's recorder is not used: %s", reason)
+    else:
+        _log.debug("the OpenTelemetry SDK records this run: %s", reason)
+    return False
+
+
+def _why_not(runtime: Runtime, settings: Settings) -> str | None:
+    """Why the recorder cannot record this run, or None. Cheap checks first: no import."""
+    if runtime.override is not None:
+        return "lazyotel.testing captures the spans"
+    inline = _handoff._inline_reason(settings)
+    if inline is not None:
+        return f"delivery is inline {inline}".rstrip()
+    unsupported = _recorder_setup.unsupported_reason(os.environ)
+    if unsupported is not None:
+        return unsupported
+    with _log.quiet_otel_import():  # the API's import-time complaints: one lazyotel warning
+        from . import _follow, _recorder  # noqa: F401 - _recorder: imported here, in the block
+
+    if _follow.foreign_provider() is not None:
+        return _FOREIGN
+    return None
+
+
+_FOREIGN = "a tracer provider someone else installed records this run"
+
+
+def owns(runtime: Runtime) -> bool:
+    """Whether the running pipeline is the recorder's."""
+    return isinstance(runtime.switch, RecorderSwitch)
+
+
+def apply_live(runtime: Runtime, settings: Settings, changed: list[str], flush_timeout: float) -> bool:
+    """Reconfigure the recorder's pipeline; False where hand-off no longer applies (the hub
+    then hands the run to the SDK).
+
+    A new destination (endpoint, protocol, headers) gets a new hand-off processor: the spans
+    held so far are written for the old one, later ones go to the new one. A new resource
+    gets a new provider around the same switch (following tracers pick it up on their next span).
+    """
+    from . import _config
+
+    switch = runtime.switch
+    if runtime.own is None or not isinstance(switch, RecorderSwitch):
+        return True  # after shutdown(): nothing runs
+    if any(name in changed for name in _config.EXPORT_PARAMS):
+        if _handoff._inline_reason(settings) is not None:
+            return False
+        processor = _handoff.build(settings)
+        if processor is None:
+            return False
+        old = switch.replace(processor)
+        if old is not None:
+            from ._bounded import run_bounded
+
+            run_bounded(old.shutdown, flush_timeout, "swap")
+    if any(name in changed for name in _config.RESOURCE_PARAMS):
+        runtime.own = build_provider(settings, switch)
+    return True
+
+
+def build_provider(settings: Settings, switch: RecorderSwitch) -> RecordingProvider:
+    """A recording provider with ``settings``' resource, whose finished spans go to ``switch``."""
+    from . import _recorder
+
+    provider = _recorder.RecordingProvider(switch.on_end, resource=build_resource(settings))
+    provider.add_span_processor(_Starts(switch))
+    return provider
+
+
+def build_resource(settings: Settings) -> Any:
+    """What ``_sdk.build_resource`` builds (arguments win; ``OTEL_SERVICE_NAME`` and
+    ``OTEL_RESOURCE_ATTRIBUTES`` fill the rest), named as lazyotel's recorder."""
+    from . import _recorder
+    from ._version import __version__
+
+    attributes: dict[str, Any] = dict(settings.resource_attributes or {})
+    if settings.service_name is not None:
+        attributes["service.name"] = settings.service_name
+    return _recorder.build_resource(attributes, version=__version__)
+
+
+class RecorderSwitch:
+    """``RUNTIME.switch`` while the recorder records: the hand-off processor, swappable.
+
+    The hub calls ``force_flush``, ``shutdown`` and ``report`` on it, as on ``_sdk.SwitchProcessor``.
+    """
+
+    def __init__(self, inner: HandoffProcessor | None) -> None:
+        self._inner = inner
+
+    def replace(self, inner: HandoffProcessor | None) -> HandoffProcessor | None:
+        old, self._inner = self._inner, inner
+        return old
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        inner = self._inner
+        if inner is not None:
+            inner.on_start(span, parent_context)
+
+    def on_end(self, span: Any) -> None:
+        inner = self._inner
+        if inner is not None:
+            inner.on_end(span)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        inner = self._inner
+        return True if inner is None else inner.force_flush(timeout_millis)
+
+    def shutdown(self) -> None:
+        inner, self._inner = self._inner, None
+        if inner is not None:
+            inner.shutdown()
+
+    def report(self, flush_timeout: float) -> None:
+        """Nothing to say: hand-off reports what it could not write when it writes."""
+
+
+class _Starts:
+    """The provider's span processor: started spans reach the switch (hand-off counts a forked
+    worker's open spans); finished ones reach it through the provider's sink."""
+
+    def __init__(self, switch: RecorderSwitch) -> None:
+        self._switch = switch
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        self._switch.on_start(span, parent_context)
+
+    def on_end(self, span: Any) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        # What the SDK's provider does for ``trace.get_tracer_provider().force_flush()``.
+        return self._switch.force_flush(timeout_millis)
+
+    def shutdown(self) -> None:
+        self._switch.shutdown()
+
+
+# -- OpenTelemetry's logging ----------------------------------------------------------------------
+
+_SAVED: list[tuple[Any, Any, bool]] = []
+
+
+def funnel_otel_logging() -> None:
+    """What OpenTelemetry's API logs while the recorder records (an attribute of a bad type...)
+    becomes lazyotel's one warning, as with the SDK (``_sdk.funnel_otel_logging``)."""
+    import logging
+
+    _log.logger()  # set up now: a bad LAZYOTEL_LOG is reported even if nothing else is said
+    otel = logging.getLogger("opentelemetry")
+    funnel = _log.funnel_handler()
+    if funnel not in otel.handlers:
+        _SAVED.append((otel, funnel, otel.propagate))
+        otel.addHandler(funnel)
+        otel.propagate = False
+
+
+def unfunnel_otel_logging() -> None:
+    while _SAVED:
+        log, handler, propagate = _SAVED.pop()
+        log.removeHandler(handler)
+        log.propagate = propagate
