@@ -151,6 +151,7 @@ def _matrix() -> int:
     ran = [f"{main} (.venv, whole suite)"]
     failed: list[str] = []
     missing: list[str] = []
+    retried: list[str] = []
     for version in INTERPRETERS:
         if version == main:
             continue
@@ -175,6 +176,14 @@ def _matrix() -> int:
             )
         print(f"+ the core, exit, fork and plugin tests on Python {version} ({python})", flush=True)
         code = _pytest(env, "-n", "2", "-p", "no:randomly", *flags, *tests)
+        if code:
+            # Once, the failed tests alone: grpcio's C core on Python 3.9 has been seen to abort
+            # a child mid-export ("epoll_wait error: Bad file descriptor") about once in a few
+            # hundred runs. A test that fails again fails the run; a retry is always reported.
+            print(f"+ Python {version}: tests FAILED; running the failed ones once more", flush=True)
+            code = _pytest(env, "-p", "no:randomly", "--last-failed", *flags, *tests)
+            if not code:
+                retried.append(version)
         query = "import platform; print(platform.python_version())"
         exact = subprocess.check_output([_bin(env, "python"), "-c", query]).decode().strip()
         (failed if code else ran).append(f"{exact} ({env.name})")
@@ -183,6 +192,11 @@ def _matrix() -> int:
         print("+ interpreters with FAILED tests: " + ", ".join(failed), flush=True)
     if missing:
         print("+ interpreters NOT tested (absent): " + ", ".join(missing), flush=True)
+    if retried:
+        print(
+            "+ interpreters that passed only on a retry of their failed tests: " + ", ".join(retried),
+            flush=True,
+        )
     return 1 if failed else 0
 
 
