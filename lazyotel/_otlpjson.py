@@ -58,6 +58,7 @@ def _bytes(value: bytes) -> dict[str, Any]:
 
 #: ``AnyValue`` encoders by Python type, first match wins (bool before int: it is one).
 _ENCODERS: tuple[tuple[type | tuple[type, ...], Callable[[Any], dict[str, Any]]], ...] = (
+    (type(None), lambda value: {}),  # a None in a sequence: an empty AnyValue, as protobuf sends it
     (bool, lambda value: {"boolValue": value}),
     (int, lambda value: {"intValue": str(value)}),
     (float, _double),

@@ -484,6 +484,7 @@ def inner(token, count=3):
         span.set_attributes({
             "s": "text", "b": True, "i": -7, "f": 2.5, "big": 2**62,
             "ls": ["a", "b"], "lb": [True, False], "li": [1, 2, 3], "lf": [0.5, 1.5], "empty": "",
+            "ln": ["a", None],  # a sequence may hold None: an empty AnyValue on the wire
         })
         span.add_event("checkpoint", {"n": 1, "tags": ["x", "y"]})
         span.add_event("bare")
@@ -520,7 +521,7 @@ def _comparable(span: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
 def test_handoff_and_inline_deliver_identical_spans(env: dict[str, str], protocol: str) -> None:
-    from tests.test_propagation import HeaderServer
+    from _http import HeaderServer
 
     server = HeaderServer()
     got: dict[str, list[dict[str, Any]]] = {}
