@@ -24,18 +24,12 @@ os.environ["LAZYOTEL_SPOOL_DIR"] = NO_SPOOL
 # A child whose environment drops LAZYOTEL_* falls back to the default spool under
 # $XDG_STATE_HOME: there, too, one that cannot be created (a warning, never the home directory).
 os.environ["XDG_STATE_HOME"] = os.devnull
-
-# Most of the suite tests inline delivery without a spool (export from the command, the
-# bounded exit, the drop report): it says so once, here. A spool that cannot be created
-# (under /dev/null) keeps inline delivery from spilling into it and starts no shipper.
-# Hand-off tests (tests/test_handoff.py) set LAZYOTEL_DELIVERY=handoff and a spool of their own.
-# Whatever a test does, nothing reaches the developer's own spool.
-_NO_SPOOL = os.path.join(os.devnull, "lazyotel-spool")  # its parent is not a directory
-os.environ["LAZYOTEL_DELIVERY"] = "inline"
-os.environ["LAZYOTEL_SPOOL_DIR"] = _NO_SPOOL
-# A child whose environment drops LAZYOTEL_* falls back to the default spool under
-# $XDG_STATE_HOME: there, too, one that cannot be created (a warning, never the home directory).
-os.environ["XDG_STATE_HOME"] = os.devnull
+# The receiver's gRPC server runs in this process. With grpc's fork support on, the child of a
+# fork() that Python 3.9's subprocess makes (3.10+ uses vfork) runs grpc's at-fork handler
+# before exec, and grpcio 1.80 can abort it there ("epoll_wait error: Bad file descriptor"):
+# the CLI under test dies with SIGABRT before it starts. The tests start processes; they never
+# fork a process that keeps using gRPC.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
 
 @pytest.fixture(autouse=True)
