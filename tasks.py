@@ -63,14 +63,10 @@ MATRIX_TESTS = [
     "tests/test_hardening_process.py",
     "tests/test_plugin.py",
 ]
-# Python 3.9 resolves a "middle" OpenTelemetry (1.39-1.41): the testing toolkit runs there too.
+# Python 3.9 resolves a "middle" OpenTelemetry (1.39-1.41), whose events signal is deprecated:
+# the testing toolkit runs there too, with DeprecationWarnings as errors.
 MIDDLE = "3.9"
 MIDDLE_TESTS = ["tests/test_testing.py", "tests/test_plugin.py"]
-# >>> Switch on once the testing toolkit's reset raises no DeprecationWarning on OpenTelemetry
-# >>> 1.39-1.41 (issue 9, item 19). On: the toolkit's tests run on Python 3.9 too, with
-# >>> -W error::DeprecationWarning. Off: they are left out there (reported), and the other tests
-# >>> run with -W ignore::DeprecationWarning (the reset in conftest.py raises them today).
-MIDDLE_STRICT_DEPRECATIONS = True
 
 
 def _bin(env: Path, name: str) -> str:
@@ -163,23 +159,15 @@ def _matrix() -> int:
         env = ROOT / f".venv-py{version}"
         _ensure(env, ".[otlp,grpc]", *MATRIX_PINS, groups=(), python=python)
         tests, flags = MATRIX_TESTS, []
-        if version == MIDDLE and MIDDLE_STRICT_DEPRECATIONS:
+        if version == MIDDLE:
             tests = list(dict.fromkeys(MATRIX_TESTS + MIDDLE_TESTS))
             flags = ["-W", "error::DeprecationWarning"]
-        elif version == MIDDLE:
-            tests = [test for test in MATRIX_TESTS if test not in MIDDLE_TESTS]
-            flags = ["-W", "ignore::DeprecationWarning"]
-            print(
-                f"+ Python {version}: {', '.join(MIDDLE_TESTS)} left out until MIDDLE_STRICT_DEPRECATIONS "
-                "is switched on in tasks.py (issue 9, item 19)",
-                flush=True,
-            )
         print(f"+ the core, exit, fork and plugin tests on Python {version} ({python})", flush=True)
         code = _pytest(env, "-n", "2", "-p", "no:randomly", *flags, *tests)
         if code:
-            # Once, the failed tests alone: grpcio's C core on Python 3.9 has been seen to abort
-            # a child mid-export ("epoll_wait error: Bad file descriptor") about once in a few
-            # hundred runs. A test that fails again fails the run; a retry is always reported.
+            # Once, the failed tests alone: grpcio's C core aborted a forked child on Python 3.9
+            # (tests/conftest.py now switches grpc's fork support off). A test that fails again
+            # fails the run; a retry is always reported.
             print(f"+ Python {version}: tests FAILED; running the failed ones once more", flush=True)
             code = _pytest(env, "-p", "no:randomly", "--last-failed", *flags, *tests)
             if not code:
