@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
     from ._config import Settings
 
-DELIVERIES = ("handoff", "inline")
 #: A long command writes a file every this many spans, so it holds bounded memory...
 WRITE_EVERY = 2048
 #: ... and when a span ends this many seconds after the oldest one it holds was kept.
@@ -36,11 +35,13 @@ _started: list[int] = []
 def delivery(settings: Settings) -> str:
     """``LAZYOTEL_DELIVERY``, else ``bootstrap(delivery=...)``, else ``handoff``."""
     raw = os.environ.get("LAZYOTEL_DELIVERY", "").strip().lower()
-    if raw in DELIVERIES:
+    if raw in _config.DELIVERIES:
         return raw
     if raw:
-        _log.warn_once("LAZYOTEL_DELIVERY=%r is not one of %s; ignoring it", raw, ", ".join(DELIVERIES))
-    return getattr(settings, "delivery", None) or "handoff"
+        _log.warn_once(
+            "LAZYOTEL_DELIVERY=%r is not one of %s; ignoring it", raw, ", ".join(_config.DELIVERIES)
+        )
+    return settings.delivery or "handoff"
 
 
 def _exporter_spec(settings: Settings) -> Any:

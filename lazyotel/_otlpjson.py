@@ -95,8 +95,9 @@ def _trace_state(context: Any) -> str:
     return str(to_header()) if to_header is not None else ",".join(f"{k}={v}" for k, v in state.items())
 
 
-def _link_flags(context: Any) -> int:
-    return (int(getattr(context, "trace_flags", 0) or 0) & 0xFF) | 0x100 | (0x200 if context.is_remote else 0)
+def _flags(trace_flags: Any, remote: bool) -> int:
+    """OTLP span flags: the W3C trace flags, "remote is known" and whether it is remote."""
+    return (int(trace_flags) & 0xFF) | 0x100 | (0x200 if remote else 0)
 
 
 def _with_dropped(item: dict[str, Any], source: Any) -> dict[str, Any]:
@@ -121,7 +122,7 @@ def _link(link: Any) -> dict[str, Any]:
         "traceId": _hex(link.context.trace_id, 32),
         "spanId": _hex(link.context.span_id, 16),
         "attributes": _attributes(link.attributes),
-        "flags": _link_flags(link.context),
+        "flags": _flags(getattr(link.context, "trace_flags", 0) or 0, link.context.is_remote),
     }
     state = _trace_state(link.context)
     if state:
@@ -141,9 +142,7 @@ def encode_span(span: Any) -> dict[str, Any]:
         "startTimeUnixNano": str(span.start_time or 0),
         "endTimeUnixNano": str(span.end_time or 0),
         "attributes": _attributes(span.attributes),
-        "flags": (int(context.trace_flags) & 0xFF)
-        | 0x100
-        | (0x200 if parent is not None and parent.is_remote else 0),
+        "flags": _flags(context.trace_flags, parent is not None and parent.is_remote),
     }
     state = _trace_state(context)
     if state:

@@ -88,8 +88,16 @@ def decode(document: Mapping[str, Any]) -> list[Any]:
 
     attrs = _otlpjson.attributes
 
-    def state(text: str | None) -> TraceState:
-        return TraceState.from_header([text]) if text else TraceState()
+    def span_context(
+        trace_id: int, span_id: str, flags: int, text: str | None, *, remote: bool
+    ) -> SpanContext:
+        return SpanContext(
+            trace_id,
+            int(span_id, 16),
+            is_remote=remote,
+            trace_flags=TraceFlags(flags & 0xFF),
+            trace_state=TraceState.from_header([text]) if text else TraceState(),
+        )
 
     out: list[Any] = []
     try:
@@ -110,20 +118,13 @@ def decode(document: Mapping[str, Any]) -> list[Any]:
                 for raw in scope_spans.get("spans") or ():
                     flags = int(raw.get("flags", 0))
                     trace_id = int(raw["traceId"], 16)
-                    context = SpanContext(
-                        trace_id,
-                        int(raw["spanId"], 16),
-                        is_remote=False,
-                        trace_flags=TraceFlags(flags & 0xFF),
-                        trace_state=state(raw.get("traceState")),
+                    context = span_context(
+                        trace_id, raw["spanId"], flags, raw.get("traceState"), remote=False
                     )
                     parent = None
                     if raw.get("parentSpanId"):
-                        parent = SpanContext(
-                            trace_id,
-                            int(raw["parentSpanId"], 16),
-                            is_remote=bool(flags & 0x200),
-                            trace_flags=TraceFlags(flags & 0xFF),
+                        parent = span_context(
+                            trace_id, raw["parentSpanId"], flags, None, remote=bool(flags & 0x200)
                         )
                     events = [
                         Event(e.get("name", ""), attrs(e.get("attributes")), int(e.get("timeUnixNano", 0)))
@@ -132,12 +133,12 @@ def decode(document: Mapping[str, Any]) -> list[Any]:
                     links = []
                     for link in raw.get("links") or ():
                         link_flags = int(link.get("flags", 0))
-                        linked = SpanContext(
+                        linked = span_context(
                             int(link["traceId"], 16),
-                            int(link["spanId"], 16),
-                            is_remote=bool(link_flags & 0x200),
-                            trace_flags=TraceFlags(link_flags & 0xFF),
-                            trace_state=state(link.get("traceState")),
+                            link["spanId"],
+                            link_flags,
+                            link.get("traceState"),
+                            remote=bool(link_flags & 0x200),
                         )
                         links.append(Link(linked, attrs(link.get("attributes"))))
                     raw_status = raw.get("status") or {}
