@@ -1,4 +1,4 @@
-"""``python -m lazyotel``: lazyotel's command line: ``doctor`` and ``receive``.
+"""``python -m lazyotel``: lazyotel's command line: ``doctor``, ``receive``, ``ship`` and ``spool``.
 
 argparse is fine here: this module is never on a CLI's start-up path.
 """
@@ -372,7 +372,5 @@ if __name__ == "__main__":
     try:
         sys.exit(main())
     except BrokenPipeError:  # ``... --json | head``: the reader left; no traceback
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)

@@ -170,10 +170,20 @@ class _WrappingList(list):  # type: ignore[type-arg]
         super().insert(index, item)
 
 
-def _trace_typer(app: Any, path: str, rules: _Rules) -> None:
+def _claim(app: Any, path: str) -> bool:
+    """Mark ``app`` (a Typer, a click command or group) as traced under ``path``.
+
+    False if it already was: a sub-app or command shared by two parents keeps its first path.
+    """
     if getattr(app, _TRACED_APP, None) is not None:
-        return  # already traced (a sub-app shared by two parents keeps its first path)
+        return False
     setattr(app, _TRACED_APP, path)
+    return True
+
+
+def _trace_typer(app: Any, path: str, rules: _Rules) -> None:
+    if not _claim(app, path):
+        return
 
     def command_added(info: Any) -> None:
         callback = getattr(info, "callback", None)
@@ -221,16 +231,14 @@ def _is_group(app: object) -> bool:
 
 
 def _trace_click_command(cmd: Any, path: str, rules: _Rules) -> None:
-    if getattr(cmd, _TRACED_APP, None) is not None:
+    if not _claim(cmd, path):
         return
-    setattr(cmd, _TRACED_APP, path)
     cmd.callback = rules.wrap(cmd.callback, path)
 
 
 def _hook_group(group: Any, path: str, rules: _Rules) -> None:
-    if getattr(group, _TRACED_APP, None) is not None:
+    if not _claim(group, path):
         return
-    setattr(group, _TRACED_APP, path)
     resolve = group.get_command  # the class's, or a lazy group's override
 
     def get_command(ctx: Any, cmd_name: str) -> Any:

@@ -49,7 +49,6 @@ __all__ = ["REDACTED", "VALUE_CAP", "redacted"]
 #: Bytes (UTF-8) the whole ``cli.args`` attribute (and ``process.command_args``) may take.
 TOTAL_CAP = 4096
 
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _FALLBACK = '{"args": ["...[not captured]"], "kwargs": {}}'
 
 

@@ -154,8 +154,11 @@ def _secret(name: str) -> bool:
 
 
 def _start_client_span(args: Any, caller: str) -> Any:
-    """A CLIENT span for a child about to start, or None (nothing current, or not wanted)."""
-    if not SETTINGS.subprocess_spans or caller.startswith("asyncio."):
+    """A CLIENT span for a child about to start, or None (nothing current, or not wanted).
+
+    Called by ``_client`` once ``subprocess_spans`` is known to be on.
+    """
+    if caller.startswith("asyncio."):
         return None  # asyncio's children are reaped by the event loop: see the module docstring
     from opentelemetry import trace
 

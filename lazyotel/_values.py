@@ -420,14 +420,10 @@ def _mapping(value: Any, code: int, extra: Any, depth: int, walk: list[Any]) -> 
 def _sequence(value: Any, code: int, base: Any, depth: int, walk: list[Any]) -> list[Any]:
     """Items of a list, tuple or set; in a list or tuple, an option naming a secret hides
     the item after it (``["--password", "x"]``) or its own value (``"--token=x"``)."""
-    if code == _SET:
-        items: Iterable[Any] = _ordered(value, base)
-        size = base.__len__(value)
-    else:
-        items = base.__iter__(value)
-        size = base.__len__(value)
-    out: list[Any] = []
     argv = code != _SET
+    items: Iterable[Any] = base.__iter__(value) if argv else _ordered(value, base)
+    size = base.__len__(value)
+    out: list[Any] = []
     hide_next = False
     for count, item in enumerate(items):
         if walk[0] <= 0:
