@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _child import lazyotel_warnings, run_child
 
 from lazyotel import _spool
 from lazyotel._receiver import OTLPReceiver, refused_endpoint
-from tests._child import lazyotel_warnings, run_child
 
 PYTHON = sys.executable
 EXPORTER_MODULES = ("requests", "urllib3", "grpc", "google.protobuf", "opentelemetry.exporter")

@@ -8,10 +8,11 @@ tests/test_handoff.py::test_handoff_and_inline_deliver_identical_spans; forked a
 
 from __future__ import annotations
 
+import test_handoff
+from _child import lazyotel_warnings, run_child
+from test_handoff import ship_wait
+
 from lazyotel._receiver import OTLPReceiver
-from tests import test_handoff
-from tests._child import lazyotel_warnings, run_child
-from tests.test_handoff import ship_wait
 
 #: The hand-off fixtures: a spool of the test's own (no shipper left running afterwards), used by env.
 spool = test_handoff.spool
