@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _child import Child, run_child, site_without
+from _child import Child, run_child
 from _http import PathServer
 
 import lazyotel
@@ -129,15 +129,6 @@ def test_flush_rejects_nan() -> None:
 
 
 # -- item 4: a missing exporter package -------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def site_without_exporters(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return site_without(
-        tmp_path_factory.mktemp("site"),
-        "opentelemetry/exporter/otlp/proto/http",
-        "opentelemetry/exporter/otlp/proto/grpc",
-    )
 
 
 @pytest.mark.parametrize(
