@@ -14,6 +14,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -127,6 +128,29 @@ def peak_rss_mib(variant: Variant) -> float | None:
     )
     found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
     return int(found.group(1)) / 1024 if found else None
+
+
+def callgrind_instructions(argv: list[str], env: dict[str, str], ok_exits: tuple[int, ...] = (0,)) -> int:
+    """Instructions the whole process executed, counted by callgrind (an exit status outside
+    ``ok_exits`` is an error)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "callgrind.out"
+        proc = subprocess.run(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *argv],
+            env={**env, "PYTHONHASHSEED": "0"},
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+    if proc.returncode not in ok_exits:
+        msg = f"{argv[:3]} under callgrind exited {proc.returncode}:\n{proc.stderr[-2000:]}"
+        raise RuntimeError(msg)
+    found = re.search(r"Collected : (\d+)", proc.stderr)
+    if not found:
+        msg = f"no instruction count in callgrind's output:\n{proc.stderr[-2000:]}"
+        raise RuntimeError(msg)
+    return int(found.group(1))
 
 
 def ms(seconds: float) -> str:

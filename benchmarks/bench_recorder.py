@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -36,7 +35,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import PYTHON, Variant, clean_env, interleave, median_seconds, ms, print_table
+from _harness import (
+    PYTHON,
+    Variant,
+    callgrind_instructions,
+    clean_env,
+    interleave,
+    median_seconds,
+    ms,
+    print_table,
+)
 
 ROUNDS = 15
 SPANS = 2000
@@ -158,28 +166,6 @@ def fetch(name: str = "world", count: int = 3) -> None:
 if __name__ == "__main__":
     app()
 """
-
-
-def callgrind_instructions(argv: list[str], env: dict[str, str]) -> int:
-    """Instructions the whole process executed, counted by callgrind."""
-    with tempfile.TemporaryDirectory() as scratch:
-        out = Path(scratch) / "callgrind.out"
-        proc = subprocess.run(
-            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *argv],
-            env={**env, "PYTHONHASHSEED": "0"},
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
-    if proc.returncode != 0:
-        msg = f"{argv[:3]} under callgrind exited {proc.returncode}:\n{proc.stderr[-2000:]}"
-        raise RuntimeError(msg)
-    found = re.search(r"Collected : (\d+)", proc.stderr)
-    if not found:
-        msg = f"no instruction count in callgrind's output:\n{proc.stderr[-2000:]}"
-        raise RuntimeError(msg)
-    return int(found.group(1))
 
 
 def per_span(rounds: int, spans: int, callgrind: bool) -> list[dict[str, object]]:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _child import NO_SPOOL, child_env
+from _child import NO_SPOOL, child_env, site_without
 
 import lazyotel.testing
 
@@ -46,3 +46,13 @@ def subprocess_env() -> dict[str, str]:
 
 
 PYTHON = sys.executable
+
+
+@pytest.fixture(scope="module")
+def site_without_exporters(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """site-packages without the OTLP exporters (see ``_child.site_without``)."""
+    return site_without(
+        tmp_path_factory.mktemp("site"),
+        "opentelemetry/exporter/otlp/proto/http",
+        "opentelemetry/exporter/otlp/proto/grpc",
+    )

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from _child import child_env, run_child, site_without
+from _child import child_env, run_child
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -108,15 +108,6 @@ def test_malformed_headers_argument_names_the_item_not_the_secret() -> None:
     with pytest.raises(TypeError, match="'authorization'") as type_info:
         lazyotel.bootstrap(headers={"authorization": b"s3cr3t-bytes"})  # type: ignore[dict-item]
     assert "s3cr3t" not in str(type_info.value)
-
-
-@pytest.fixture(scope="module")
-def site_without_exporters(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return site_without(
-        tmp_path_factory.mktemp("site"),
-        "opentelemetry/exporter/otlp/proto/http",
-        "opentelemetry/exporter/otlp/proto/grpc",
-    )
 
 
 def hidden_env(subprocess_env: dict[str, str], site: Path) -> dict[str, str]:

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _child import lazyotel_warnings, run_child
 
 from lazyotel import _spool
 from lazyotel._receiver import OTLPReceiver, refused_endpoint
-from tests._child import lazyotel_warnings, run_child
 
 PYTHON = sys.executable
 EXPORTER_MODULES = ("requests", "urllib3", "grpc", "google.protobuf", "opentelemetry.exporter")
@@ -423,29 +423,14 @@ def test_corrupt_and_newer_files_never_crash_the_shipper(env: dict[str, str], sp
 
 
 def test_a_permanent_rejection_sets_the_file_aside(env: dict[str, str], spool: Path) -> None:
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from _http import PathServer
 
-    class Refuse(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            self.send_response(400)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{server.server_address[1]}"
+    with PathServer(status=400) as server:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = server.endpoint
         child = run_child(CLI, env)
         assert child.returncode == 0
         wait_for_shippers(spool)
         assert ship_wait(env).returncode == 0
-    finally:
-        server.shutdown()
-        server.server_close()
     assert spool_files(spool) == []
     assert len(list((spool / "rejected").iterdir())) == 1
     assert spool_json(env)["rejected"] == 3

@@ -11,15 +11,14 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _child import Child, run_child, site_without
+from _child import Child, run_child
+from _http import PathServer
 
 import lazyotel
 from lazyotel import _config, _endpoint
@@ -84,56 +83,6 @@ def the_warning(child: Child) -> str:
     return line[len("LOG WARNING lazyotel: ") :]
 
 
-# -- a small OTLP/HTTP server that answers slowly, records paths, or says 404 ---------------------
-
-
-class PathServer:
-    """Answers every POST after ``delay`` seconds with ``status``; records paths and spans."""
-
-    def __init__(self, delay: float = 0.0, status: int = 200) -> None:
-        from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as pb
-
-        self.paths: list[str] = []
-        self.spans = 0
-        lock = threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                time.sleep(delay)
-                request = pb.ExportTraceServiceRequest.FromString(body)
-                count = sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans)
-                with lock:
-                    server.paths.append(self.path)
-                    if status == 200:
-                        server.spans += count
-                payload = pb.ExportTraceServiceResponse().SerializeToString() if status == 200 else b"no"
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._http.daemon_threads = True
-        self.endpoint = f"http://127.0.0.1:{self._http.server_address[1]}"
-        self._thread = threading.Thread(target=self._http.serve_forever, args=(0.05,), daemon=True)
-
-    def __enter__(self) -> PathServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._http.shutdown()
-        self._http.server_close()
-
-
 def count_in(message: str) -> int:
     match = re.match(r"([\d,]+) of ", message)
     assert match, message
@@ -180,15 +129,6 @@ def test_flush_rejects_nan() -> None:
 
 
 # -- item 4: a missing exporter package -------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def site_without_exporters(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return site_without(
-        tmp_path_factory.mktemp("site"),
-        "opentelemetry/exporter/otlp/proto/http",
-        "opentelemetry/exporter/otlp/proto/grpc",
-    )
 
 
 @pytest.mark.parametrize(

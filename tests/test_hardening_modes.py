@@ -92,6 +92,18 @@ def off_imports() -> Child:
     return off(IMPORTS_TAIL)
 
 
+def run_on_to_receiver(**env: str) -> tuple[Child, list[str]]:
+    """The demo in ``on`` mode, exporting to a receiver of its own: the child and the span names received."""
+    with OTLPReceiver() as receiver:
+        child = run(
+            f'lazyotel.bootstrap("modes-demo", endpoint={receiver.endpoint!r})',
+            LAZYOTEL_MODE="on",
+            LAZYOTEL_FLUSH_TIMEOUT="20",
+            **env,
+        )
+        return child, receiver.names()
+
+
 def assert_imported_nothing(child: Child) -> None:
     assert child.stdout == "total 30\n[]\n", child.stderr
 
@@ -127,14 +139,7 @@ def test_bogus_tracer_provider_variable_is_inert_when_telemetry_is_off(mode: str
 def test_bogus_tracer_provider_variable_in_on_mode_is_one_warning_and_spans_still_go_out(
     off_run: Child,
 ) -> None:
-    with OTLPReceiver() as receiver:
-        child = run(
-            f'lazyotel.bootstrap("modes-demo", endpoint={receiver.endpoint!r})',
-            LAZYOTEL_MODE="on",
-            LAZYOTEL_FLUSH_TIMEOUT="20",
-            OTEL_PYTHON_TRACER_PROVIDER="bogus",
-        )
-        names = receiver.names()
+    child, names = run_on_to_receiver(OTEL_PYTHON_TRACER_PROVIDER="bogus")
     (warning,) = assert_like_off(child, off_run, warned=True)
     assert "OTEL_PYTHON_TRACER_PROVIDER='bogus'" in warning
     assert sorted(names) == ["cli.main"] + ["work"] * 5
@@ -223,14 +228,7 @@ def test_bogus_context_variable_is_silent_when_telemetry_is_off(mode: str, off_i
 
 
 def test_bogus_context_variable_in_on_mode_is_one_warning_and_spans_still_go_out(off_run: Child) -> None:
-    with OTLPReceiver() as receiver:
-        child = run(
-            f'lazyotel.bootstrap("modes-demo", endpoint={receiver.endpoint!r})',
-            LAZYOTEL_MODE="on",
-            LAZYOTEL_FLUSH_TIMEOUT="20",
-            OTEL_PYTHON_CONTEXT="bogus",
-        )
-        names = receiver.names()
+    child, names = run_on_to_receiver(OTEL_PYTHON_CONTEXT="bogus")
     (warning,) = assert_like_off(child, off_run, warned=True)
     assert "Failed to load context" in warning
     assert sorted(names) == ["cli.main"] + ["work"] * 5

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
+import _child
 import pytest
 
 import lazyotel
@@ -252,15 +252,9 @@ def test_an_instrumentation_applied_by_someone_else_is_left_alone(fakes: None) -
 # -- in a fresh interpreter --------------------------------------------------------------------------
 
 
-def run_child(code: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+def run_child(code: str, env: dict[str, str], *args: str) -> _child.Child:
+    """``code`` in a fresh interpreter, without the logging prelude."""
+    return _child.run_child(code, env, *args, level=None)
 
 
 def on_with_fakes(subprocess_env: dict[str, str]) -> dict[str, str]:

@@ -8,28 +8,15 @@ tests/test_handoff.py::test_handoff_and_inline_deliver_identical_spans; forked a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
+import test_handoff
+from _child import lazyotel_warnings, run_child
+from test_handoff import ship_wait
 
 from lazyotel._receiver import OTLPReceiver
-from tests._child import lazyotel_warnings, run_child
-from tests.test_handoff import ship_wait, wait_for_shippers
 
-
-@pytest.fixture
-def spool(tmp_path: Path) -> Iterator[Path]:
-    directory = tmp_path / "spool"
-    yield directory
-    wait_for_shippers(directory)
-
-
-@pytest.fixture
-def env(subprocess_env: dict[str, str], spool: Path) -> dict[str, str]:
-    subprocess_env["LAZYOTEL_DELIVERY"] = "handoff"
-    subprocess_env["LAZYOTEL_SPOOL_DIR"] = str(spool)
-    return subprocess_env
+#: The hand-off fixtures: a spool of the test's own (no shipper left running afterwards), used by env.
+spool = test_handoff.spool
+env = test_handoff.env
 
 
 #: What a command recording with the recorder never imports (the shipper does).

@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 import pytest
+from _child import run_child
 from opentelemetry import context as context_api
 from opentelemetry import trace as trace_api
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -667,17 +668,7 @@ os.waitpid(pid, 0)
 def test_a_forked_child_gets_its_own_instance_id_unless_one_was_given(
     given: str, subprocess_env: dict[str, str]
 ) -> None:
-    import subprocess
-    import sys
-
-    proc = subprocess.run(
-        [sys.executable, "-c", FORK_CODE, given],
-        env=subprocess_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = run_child(FORK_CODE, subprocess_env, given, level=None)
     assert proc.returncode == 0, proc.stderr
     before, after = proc.stdout.split()
     if given == "set":
@@ -688,9 +679,6 @@ def test_a_forked_child_gets_its_own_instance_id_unless_one_was_given(
 
 def test_ids_come_from_urandom_until_random_is_worth_importing(subprocess_env: dict[str, str]) -> None:
     """A few spans do not import ``random`` (about 1 ms); after 256 ids it is used, ids stay unique."""
-    import subprocess
-    import sys
-
     code = (
         "import sys\n"
         "from lazyotel import _recorder\n"
@@ -702,14 +690,7 @@ def test_ids_come_from_urandom_until_random_is_worth_importing(subprocess_env: d
         "print(ids._bits == random.getrandbits, len(set(first)), len(set(rest)))\n"
         "print(max(first).bit_length() > 56, max(rest).bit_length() > 120, min(first + rest) > 0)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        env=subprocess_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = run_child(code, subprocess_env, level=None)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["False", "True", "100", "1000", "True", "True", "True"]
 

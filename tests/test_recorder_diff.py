@@ -399,6 +399,26 @@ def nodes(depth: int) -> st.SearchStrategy[dict[str, Any]]:
     )
 
 
+def plain_node(name: str, **fields: Any) -> dict[str, Any]:
+    """One workload node as ``nodes`` draws it: an internal span, current, no raise, then ``fields``."""
+    return {
+        "name": name,
+        "kind": trace_api.SpanKind.INTERNAL,
+        "attributes": None,
+        "links": [],
+        "parent": ("inherit",),
+        "how": "current",
+        "raise": None,
+        "record_exception": True,
+        "set_status_on_exception": True,
+        "start_time": None,
+        "end_time": None,
+        "ops": [],
+        "after": [],
+        **fields,
+    }
+
+
 workloads = st.lists(nodes(2), min_size=1, max_size=3)
 samplers = st.one_of(
     st.tuples(
@@ -482,23 +502,7 @@ def test_resource_and_scope_encode_identically(
     environ = {"OTEL_RESOURCE_ATTRIBUTES": env_attributes}
     if env_service is not None:
         environ["OTEL_SERVICE_NAME"] = env_service
-    one_span = [
-        {
-            "name": "s",
-            "kind": trace_api.SpanKind.INTERNAL,
-            "attributes": None,
-            "links": [],
-            "parent": ("inherit",),
-            "how": "current",
-            "raise": None,
-            "record_exception": True,
-            "set_status_on_exception": True,
-            "start_time": None,
-            "end_time": None,
-            "ops": [],
-            "after": [],
-        }
-    ]
+    one_span = [plain_node("s")]
     ours, sdk = run_both(
         one_span,
         environ=environ,
@@ -511,37 +515,15 @@ def test_resource_and_scope_encode_identically(
 def test_random_ids_differ_but_the_shape_is_the_same() -> None:
     """With the default random ids: 128/64-bit, non-zero, one trace per root, parents linked alike."""
     workload = [
-        {
-            "name": "root",
-            "kind": trace_api.SpanKind.SERVER,
-            "attributes": {"a": 1},
-            "links": [],
-            "parent": ("inherit",),
-            "how": "current",
-            "raise": None,
-            "record_exception": True,
-            "set_status_on_exception": True,
-            "start_time": None,
-            "end_time": None,
-            "ops": [("child", {**child, "name": f"c{i}"}) for i in range(3)],
-            "after": [],
-        }
-        for child in [
-            {
-                "kind": trace_api.SpanKind.CLIENT,
-                "attributes": None,
-                "links": [],
-                "parent": ("inherit",),
-                "how": "current",
-                "raise": None,
-                "record_exception": True,
-                "set_status_on_exception": True,
-                "start_time": None,
-                "end_time": None,
-                "ops": [("inject",)],
-                "after": [],
-            }
-        ]
+        plain_node(
+            "root",
+            kind=trace_api.SpanKind.SERVER,
+            attributes={"a": 1},
+            ops=[
+                ("child", plain_node(f"c{i}", kind=trace_api.SpanKind.CLIENT, ops=[("inject",)]))
+                for i in range(3)
+            ],
+        )
     ]
     (ours, _), (sdk, _) = run_both(workload, fixed_ids=False)
 

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import subprocess
-import sys
-import textwrap
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from _child import run_child
 from _http import HeaderServer
 from opentelemetry import trace as trace_api
 from opentelemetry.exporter.otlp.proto.common._internal.trace_encoder import encode_spans
@@ -144,14 +142,7 @@ print(json.dumps({"sdk_modules": sdk_modules, "otlp": json.loads(MessageToJson(e
 
 
 def run_user_code(kind: str, env: dict[str, str]) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(USER_CODE), kind],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = run_child(USER_CODE, env, kind, level=None)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
@@ -183,14 +174,7 @@ def test_importing_the_recorder_imports_the_api_only(subprocess_env: dict[str, s
         "print(sorted(m for m in set(sys.modules) - before if m.startswith(('opentelemetry.sdk', 'lazyotel', "
         "'google', 'importlib.metadata', 'concurrent', 'socket'))))"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        env=subprocess_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = run_child(code, subprocess_env, level=None)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "['lazyotel._recorder', 'lazyotel._recorder_setup']"
 
@@ -202,14 +186,7 @@ def test_the_supported_configuration_check_imports_nothing(subprocess_env: dict[
         "from lazyotel._recorder_setup import unsupported_reason; unsupported_reason({}); "
         "print(sorted(set(sys.modules) - before))"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        env=subprocess_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = run_child(code, subprocess_env, level=None)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "['lazyotel._recorder_setup']"
 
