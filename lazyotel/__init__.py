@@ -12,13 +12,13 @@ tests/test_house.py, where a new module gets its floor):
 
     face                    __init__  pytest_plugin  __main__
     tools for users' tests  testing                         (the hub's functions only)
-    command spans           _app > _decorator > _command > _capture, _outcome, _values, _redact;
-                            _tracer
+    command spans           _app > _decorator > _command > _capture, _outcome, _values; _tracer
     the hub                 _provider: the trace-or-not decision, activation, exit, state it owns
     pipelines               _record; _sdk > _exporters; _follow _instrument _envcontext _globals _noop
                             (imported by the hub on demand; never import it)
-    leaves                  _config (the settings table), _state, _log, _bounded, _endpoint,
-                            _doctor, _receiver, _tree, _version
+    leaves                  _config (the settings table), _redact (which names hide their
+                            values), _state, _log, _bounded, _endpoint, _doctor, _receiver,
+                            _tree, _version
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import sys
 
+from . import _redact
 from ._config import SETTINGS
 
 TYPE_CHECKING = False
@@ -122,8 +123,9 @@ _SPAN_ATTR = "_lazyotel_span"
 def command_args(args: Any) -> list[str]:
     """``args`` of ``Popen`` as a list of strings, values of secret-looking options redacted.
 
-    ``--token VALUE`` and ``--token=VALUE`` are redacted when the option's name contains one of
-    the ``redact`` patterns (as for ``cli.args``); a shell string is split on white space.
+    ``--token VALUE``, ``--token=VALUE`` and ``DB_PASSWORD=VALUE`` are redacted when the name
+    names a secret, by the same rule as ``cli.args`` (``_redact``: words, not substrings); a shell
+    string is split on white space.
     """
     if isinstance(args, (str, bytes, os.PathLike)):
         items = os.fsdecode(args).split() or [""]
@@ -133,24 +135,18 @@ def command_args(args: Any) -> list[str]:
     hide_next = False
     for item in items[:MAX_ARGS]:
         if hide_next:
-            out.append("[REDACTED]")
+            out.append(_redact.REDACTED)
             hide_next = False
             continue
-        name, sep, _value = item.partition("=")
-        secret = item.startswith("-") and _secret(name.lstrip("-"))
-        if secret and sep:
-            out.append(f"{name}=[REDACTED]")
+        how = _redact.option(item)  # the rule of cli.args and process.command_args
+        if how == _redact.HIDES_VALUE:
+            out.append(_redact.hide_value(item))
             continue
-        hide_next = secret
+        hide_next = how == _redact.HIDES_NEXT
         out.append(item if len(item) <= MAX_ARG_CHARS else item[:MAX_ARG_CHARS] + "...")
     if len(items) > MAX_ARGS:
         out.append(f"[{len(items) - MAX_ARGS} more]")
     return out
-
-
-def _secret(name: str) -> bool:
-    lowered = name.lower().replace("-", "_")
-    return bool(lowered) and any(pattern in lowered for pattern in SETTINGS.redact)
 
 
 def _start_client_span(args: Any, caller: str) -> Any:

@@ -287,3 +287,26 @@ def test_reset_undoes_the_patches() -> None:
     assert sp.Popen.__init__ is not before[0]
     lazyotel.testing.reset()
     assert (sp.Popen.__init__, sp.Popen.wait, sp.Popen.poll, os.execv, os.execve, os.posix_spawn) == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            ["mycli", "--tokenizer", "gpt2", "--max-tokens", "5"],
+            ["mycli", "--tokenizer", "gpt2", "--max-tokens", "5"],
+        ),
+        (
+            ["mycli", "--api-key", "k", "DB_PASSWORD=x"],
+            ["mycli", "--api-key", "[REDACTED]", "DB_PASSWORD=[REDACTED]"],
+        ),
+        (["git", "push", "--token=t"], ["git", "push", "--token=[REDACTED]"]),
+    ],
+)
+def test_client_span_arguments_are_redacted_by_the_cli_args_rule(
+    argv: list[str], expected: list[str]
+) -> None:
+    """A child's ``process.command_args`` hide what ``cli.args`` hides (names by words), and only that."""
+    from lazyotel import _envcontext
+
+    assert _envcontext.command_args(argv) == expected
