@@ -237,7 +237,7 @@ class GuardedExporter(SpanExporter):
         return _endpoint.display_url(self._endpoint) if self._endpoint else ""
 
     def where(self) -> str:
-        return self._label + (f" at {_endpoint.display_url(self._endpoint)}" if self._endpoint else "")
+        return self._label + (f" at {self.url()}" if self._endpoint else "")
 
     def _fail(self, count: int, kind: str, reason: str, *, quiet: bool = False) -> None:
         self.failed += count
@@ -319,8 +319,7 @@ class GuardedExporter(SpanExporter):
             except IndexError:  # the worker took the last one meanwhile
                 break
         if left:
-            self.spilled += len(left)
-            self.spill.keep(left)
+            self._spill(left)
         self.spill.shutdown()  # write the file and start the shipper
 
     def abandon(self) -> None:
