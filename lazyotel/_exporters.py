@@ -220,7 +220,6 @@ class GuardedExporter(SpanExporter):
         self.overflowed = 0  # of those, dropped by its full queue
         self.taken = 0  # spans passed to export()
         self.exported = 0
-        self.failed = 0
         # "unreachable" or "failed" -> (spans, the first reason of that kind, all quiet)
         self.reasons: dict[str, tuple[int, str, bool]] = {}
         self.exporting_since: float | None = None  # an export() is running since (monotonic)
@@ -240,7 +239,6 @@ class GuardedExporter(SpanExporter):
         return self._label + (f" at {self.url()}" if self._endpoint else "")
 
     def _fail(self, count: int, kind: str, reason: str, *, quiet: bool = False) -> None:
-        self.failed += count
         spans, first, was_quiet = self.reasons.get(kind, (0, reason, True))
         self.reasons[kind] = (spans + count, first, was_quiet and quiet)
 
@@ -349,7 +347,7 @@ class GuardedExporter(SpanExporter):
 
 def _reset_books(exporter: GuardedExporter | None) -> None:
     if exporter is not None:
-        exporter.handed = exporter.overflowed = exporter.taken = exporter.exported = exporter.failed = 0
+        exporter.handed = exporter.overflowed = exporter.taken = exporter.exported = 0
         exporter.reasons = {}
         exporter.exporting_since = None
 
