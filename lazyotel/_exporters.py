@@ -290,8 +290,7 @@ class GuardedExporter(SpanExporter):
         try:
             socket.create_connection(self._address, timeout=timeout).close()  # type: ignore[arg-type]
         except OSError as exc:
-            where = _endpoint.display_url(str(self._endpoint))
-            reason = f"cannot reach the collector at {where} ({type(exc).__name__}, {self._label})"
+            reason = f"cannot reach the collector at {self.url()} ({type(exc).__name__}, {self._label})"
             _log.debug("%s", reason)
             if self.spill is not None and spans:
                 self._spill(spans)
