@@ -190,13 +190,12 @@ def _deliver(signums: list[int], ident: int | None, wait: bool = True) -> None:
         frame = sys._current_frames().get(ident or 0)
         if frame is None:
             break
-        now = (frame, frame.f_lasti)
-        if seen is not None and now[0] is seen[0] and now[1] == seen[1] and not _in_telemetry(frame):
+        now: tuple[Any, int] | None = (frame, frame.f_lasti)
+        if now == seen and not _in_telemetry(frame):  # frames compare by identity
             break
         seen = now
-        del frame, now
         time.sleep(0.002)
-    seen = None
+    frame = now = seen = None  # no reference to the main thread's frames while it handles the signal
     for signum in dict.fromkeys(signums):
         if ident is not None and hasattr(signal, "pthread_kill"):
             signal.pthread_kill(ident, signum)

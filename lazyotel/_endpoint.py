@@ -42,9 +42,13 @@ def split_url(url: str) -> tuple[str, str, str] | None:
     scheme, sep, rest = url.partition("://")
     if not sep or not scheme:
         return None
-    cuts = [i for i in (rest.find(c) for c in "/?#") if i >= 0]
-    cut = min(cuts) if cuts else len(rest)
+    cut = _first(rest, "/?#")
     return scheme.lower(), rest[:cut], rest[cut:]
+
+
+def _first(text: str, chars: str) -> int:
+    """Where the first of ``chars`` is in ``text``; ``len(text)`` if none is."""
+    return min((i for i in map(text.find, chars) if i >= 0), default=len(text))
 
 
 def host_port(netloc: str) -> tuple[str, int | None] | None:
@@ -89,7 +93,7 @@ def display_url(url: str) -> str:
     if parts is None:
         return url.rpartition("@")[2].partition("?")[0]
     scheme, netloc, rest = parts
-    path = rest.partition("?")[0].partition("#")[0]
+    path = rest[: _first(rest, "?#")]
     return f"{scheme}://{netloc.rpartition('@')[2]}{path}"
 
 
@@ -112,8 +116,7 @@ def probe_address(url: str, protocol: str) -> tuple[str, int] | None:
 def _with_signal_path(url: str) -> tuple[str, bool]:
     """The traces URL for a base URL, and whether the base URL already ended with the path."""
     scheme, netloc, rest = split_url(url) or ("", "", "")
-    cuts = [i for i in (rest.find("?"), rest.find("#")) if i >= 0]
-    cut = min(cuts) if cuts else len(rest)
+    cut = _first(rest, "?#")
     path, tail = rest[:cut], rest[cut:]
     if path.rstrip("/").endswith(TRACES_PATH):
         return f"{scheme}://{netloc}{path.rstrip('/')}{tail}", True

@@ -220,7 +220,6 @@ class GuardedExporter(SpanExporter):
         self.overflowed = 0  # of those, dropped by its full queue
         self.taken = 0  # spans passed to export()
         self.exported = 0
-        self.failed = 0
         # "unreachable" or "failed" -> (spans, the first reason of that kind, all quiet)
         self.reasons: dict[str, tuple[int, str, bool]] = {}
         self.exporting_since: float | None = None  # an export() is running since (monotonic)
@@ -237,10 +236,9 @@ class GuardedExporter(SpanExporter):
         return _endpoint.display_url(self._endpoint) if self._endpoint else ""
 
     def where(self) -> str:
-        return self._label + (f" at {_endpoint.display_url(self._endpoint)}" if self._endpoint else "")
+        return self._label + (f" at {self.url()}" if self._endpoint else "")
 
     def _fail(self, count: int, kind: str, reason: str, *, quiet: bool = False) -> None:
-        self.failed += count
         spans, first, was_quiet = self.reasons.get(kind, (0, reason, True))
         self.reasons[kind] = (spans + count, first, was_quiet and quiet)
 
@@ -292,8 +290,7 @@ class GuardedExporter(SpanExporter):
         try:
             socket.create_connection(self._address, timeout=timeout).close()  # type: ignore[arg-type]
         except OSError as exc:
-            where = _endpoint.display_url(str(self._endpoint))
-            reason = f"cannot reach the collector at {where} ({type(exc).__name__}, {self._label})"
+            reason = f"cannot reach the collector at {self.url()} ({type(exc).__name__}, {self._label})"
             _log.debug("%s", reason)
             if self.spill is not None and spans:
                 self._spill(spans)
@@ -319,8 +316,7 @@ class GuardedExporter(SpanExporter):
             except IndexError:  # the worker took the last one meanwhile
                 break
         if left:
-            self.spilled += len(left)
-            self.spill.keep(left)
+            self._spill(left)
         self.spill.shutdown()  # write the file and start the shipper
 
     def abandon(self) -> None:
@@ -350,7 +346,7 @@ class GuardedExporter(SpanExporter):
 
 def _reset_books(exporter: GuardedExporter | None) -> None:
     if exporter is not None:
-        exporter.handed = exporter.overflowed = exporter.taken = exporter.exported = exporter.failed = 0
+        exporter.handed = exporter.overflowed = exporter.taken = exporter.exported = 0
         exporter.reasons = {}
         exporter.exporting_since = None
 

@@ -353,9 +353,8 @@ def apply_live(changed: list[str]) -> None:
                 from . import _record
 
                 if _record.owns(RUNTIME):
-                    if _record.apply_live(RUNTIME, SETTINGS, changed, _bounded.flush_timeout()):
-                        return
-                    _to_sdk()
+                    if not _record.apply_live(RUNTIME, SETTINGS, changed, _bounded.flush_timeout()):
+                        _to_sdk()
                     return
             from . import _sdk
 

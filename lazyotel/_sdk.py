@@ -93,10 +93,6 @@ class SwitchProcessor(SpanProcessor):
         self._lock = _thread.allocate_lock()  # the counters: command threads end spans at once
         self._track(inner)
 
-    @property
-    def _inner(self) -> SpanProcessor | None:
-        return self._current[0]
-
     def _track(self, inner: SpanProcessor | None) -> None:
         exporter = getattr(inner, "lazyotel_exporter", None)
         if exporter is not None:
