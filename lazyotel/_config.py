@@ -456,6 +456,24 @@ def package_installed(path: str) -> bool:
 PROTOCOL_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
 
 
+def exporter_name(settings: Settings) -> Any:
+    """The exporter argument, else the first of ``OTEL_TRACES_EXPORTER``, else ``otlp``."""
+    if settings.exporter is not None:
+        return settings.exporter
+    raw = os.environ.get("OTEL_TRACES_EXPORTER", "").split(",")[0].strip().lower()
+    return raw or "otlp"
+
+
+#: The OTLP exporters by name, with the protocol each implies (None: ``otlp_protocol``). The
+#: entry-point names (``OTEL_TRACES_EXPORTER=otlp_proto_http``) are built as ``otlp`` with that
+#: protocol, so the endpoint rule, the collector probe and hand-off apply to them too.
+OTLP_EXPORTERS: dict[str, str | None] = {
+    "otlp": None,
+    "otlp_proto_http": "http/protobuf",
+    "otlp_proto_grpc": "grpc",
+}
+
+
 def otlp_protocol(explicit: str | None) -> str:
     """The argument, else the environment's protocol, else HTTP/protobuf (lower case; the
     environment's may name one lazyotel does not support: see ``PROTOCOLS``)."""

@@ -36,21 +36,8 @@ class Unavailable(Exception):
     """Telemetry cannot run as configured (a missing package, an unknown exporter name)."""
 
 
-def exporter_name(settings: Settings) -> Any:
-    """The exporter argument, else the first of ``OTEL_TRACES_EXPORTER``, else ``otlp``."""
-    if settings.exporter is not None:
-        return settings.exporter
-    raw = os.environ.get("OTEL_TRACES_EXPORTER", "").split(",")[0].strip().lower()
-    return raw or "otlp"
-
-
-#: The OTLP exporters' entry-point names (``OTEL_TRACES_EXPORTER=otlp_proto_http``): built as
-#: ``otlp`` with that protocol, so the endpoint rule and the collector probe apply to them too.
-_OTLP_ENTRY_POINTS = {"otlp_proto_http": "http/protobuf", "otlp_proto_grpc": "grpc"}
-
-
 def build_exporter(settings: Settings) -> SpanExporter | None:
-    spec = exporter_name(settings)
+    spec = _config.exporter_name(settings)
     if spec == "none":
         return None
     if spec == "console":
@@ -59,8 +46,8 @@ def build_exporter(settings: Settings) -> SpanExporter | None:
         # stderr: a CLI's stdout belongs to its users (pipes, --json output).
         out: Any = _Stderr()
         return GuardedExporter(lambda: ConsoleSpanExporter(out=out), None, "console")
-    if spec == "otlp" or spec in _OTLP_ENTRY_POINTS:
-        protocol = _OTLP_ENTRY_POINTS.get(spec) or _config.otlp_protocol(settings.protocol)
+    if isinstance(spec, str) and spec in _config.OTLP_EXPORTERS:
+        protocol = _config.OTLP_EXPORTERS[spec] or _config.otlp_protocol(settings.protocol)
         if protocol not in _config.PROTOCOLS:  # the environment's (the argument was checked)
             msg = f"OTLP protocol {protocol!r} is not supported; use 'http/protobuf' or 'grpc'"
             raise Unavailable(msg)

@@ -44,25 +44,14 @@ def delivery(settings: Settings) -> str:
     return settings.delivery or "handoff"
 
 
-def _exporter_spec(settings: Settings) -> Any:
-    if settings.exporter is not None:
-        return settings.exporter
-    raw = os.environ.get("OTEL_TRACES_EXPORTER", "").split(",")[0].strip().lower()
-    return raw or "otlp"
-
-
-#: The OTLP exporters' entry-point names, as in ``_sdk``.
-_OTLP_NAMES = {"otlp": None, "otlp_proto_http": "http/protobuf", "otlp_proto_grpc": "grpc"}
-
-
 def _inline_reason(settings: Settings) -> str | None:
     """Why hand-off cannot work here, for the debug line ("": nothing to say), or None."""
     if delivery(settings) == "inline":
         return ""  # asked for
     if _state.STATE.mode != "on":
         return f"in {_state.STATE.mode} mode (no shipper is ever started there)"
-    spec = _exporter_spec(settings)
-    if not isinstance(spec, str) or spec not in _OTLP_NAMES:
+    spec = _config.exporter_name(settings)
+    if not isinstance(spec, str) or spec not in _config.OTLP_EXPORTERS:
         what = spec if isinstance(spec, str) else "an exporter object or factory"
         return f"(hand-off needs an OTLP exporter, not {what})"
     if not _spool.supported():
@@ -84,8 +73,8 @@ def build(settings: Settings) -> HandoffProcessor | None:
         if reason:
             _log.debug("delivery: inline %s", reason)
         return None
-    spec = _exporter_spec(settings)
-    protocol = _OTLP_NAMES[spec] or _config.otlp_protocol(settings.protocol)
+    spec = _config.exporter_name(settings)
+    protocol = _config.OTLP_EXPORTERS[spec] or _config.otlp_protocol(settings.protocol)
     if protocol not in _config.PROTOCOLS or not _config.package_installed(
         _config._EXPORTER_PACKAGES[protocol][0]
     ):
