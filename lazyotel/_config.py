@@ -456,6 +456,16 @@ def package_installed(path: str) -> bool:
 PROTOCOL_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
 
 
+def resource_attributes(settings: Settings) -> dict[str, Any]:
+    """The resource attributes the arguments give (``service_name`` wins); the SDK's and the
+    recorder's resource builders fill the rest from ``OTEL_SERVICE_NAME`` and
+    ``OTEL_RESOURCE_ATTRIBUTES``."""
+    attributes: dict[str, Any] = dict(settings.resource_attributes or {})
+    if settings.service_name is not None:
+        attributes["service.name"] = settings.service_name
+    return attributes
+
+
 def exporter_name(settings: Settings) -> Any:
     """The exporter argument, else the first of ``OTEL_TRACES_EXPORTER``, else ``otlp``."""
     if settings.exporter is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from . import _handoff, _log, _recorder_setup
+from . import _config, _handoff, _log, _recorder_setup
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -124,10 +124,7 @@ def build_resource(settings: Settings) -> Any:
     from . import _recorder
     from ._version import __version__
 
-    attributes: dict[str, Any] = dict(settings.resource_attributes or {})
-    if settings.service_name is not None:
-        attributes["service.name"] = settings.service_name
-    return _recorder.build_resource(attributes, version=__version__)
+    return _recorder.build_resource(_config.resource_attributes(settings), version=__version__)
 
 
 class RecorderSwitch:

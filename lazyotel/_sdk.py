@@ -71,10 +71,7 @@ def apply_live(runtime: Runtime, settings: Settings, changed: list[str], flush_t
 
 def build_resource(settings: Settings) -> Resource:
     """Arguments win; ``OTEL_SERVICE_NAME`` and ``OTEL_RESOURCE_ATTRIBUTES`` fill the rest."""
-    attributes: dict[str, Any] = dict(settings.resource_attributes or {})
-    if settings.service_name is not None:
-        attributes["service.name"] = settings.service_name
-    return Resource.create(attributes)
+    return Resource.create(_config.resource_attributes(settings))
 
 
 # -- processors ---------------------------------------------------------------------------------
