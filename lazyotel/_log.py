@@ -283,3 +283,37 @@ def reset() -> None:
     """Open the one-warning latch again (for ``lazyotel.testing.reset``)."""
     global _warned
     _warned = False
+
+
+# -- loggers lazyotel takes over while it owns telemetry ----------------------------------------
+
+#: (logger, the handler lazyotel added, its ``propagate`` before): what ``give_back`` undoes.
+_TAKEN: list[tuple[Any, Any, bool]] = []
+
+
+def take_over(log: Any, handler: Any) -> None:
+    """What ``log`` says goes to ``handler`` only, until ``give_back``."""
+    _TAKEN.append((log, handler, log.propagate))
+    log.addHandler(handler)
+    log.propagate = False
+
+
+def funnel_opentelemetry() -> Any:
+    """OpenTelemetry's loggers speak through the funnel (the SDK's, the exporters', the API's
+    under lazyotel's recorder): a warning becomes the one warning. Returns the funnel."""
+    import logging
+
+    logger()  # set up now: a bad LAZYOTEL_LOG is reported even if nothing else is said
+    otel = logging.getLogger("opentelemetry")
+    funnel = funnel_handler()
+    if funnel not in otel.handlers:
+        take_over(otel, funnel)
+    return funnel
+
+
+def give_back() -> None:
+    """Undo every ``take_over`` (``lazyotel.testing.reset``)."""
+    while _TAKEN:
+        log, handler, propagate = _TAKEN.pop()
+        log.removeHandler(handler)
+        log.propagate = propagate

@@ -466,14 +466,7 @@ def reset(timeout: float) -> None:
         _envcontext.disarm()
     deactivate(timeout)
     RUNTIME.override = None
-    if "lazyotel._sdk" in sys.modules:
-        from . import _sdk
-
-        _sdk.unfunnel_otel_logging()
-    if "lazyotel._record" in sys.modules:
-        from . import _record
-
-        _record.unfunnel_otel_logging()
+    _log.give_back()  # the loggers the SDK pipeline or the recorder took over
     SETTINGS.restore(_config.Settings())
     STATE.forced = 0
     STATE.closed = STATE.real = False

@@ -39,7 +39,7 @@ def activate(runtime: Runtime, settings: Settings) -> bool:
         if processor is None:
             reason = "hand-off delivery cannot work here"
         else:
-            funnel_otel_logging()
+            _log.funnel_opentelemetry()  # what the API logs is the one warning
             switch = RecorderSwitch(processor)
             runtime.own, runtime.switch = build_provider(settings, switch), switch
             from . import _follow
@@ -182,29 +182,3 @@ class _Starts:
 
     def shutdown(self) -> None:
         self._switch.shutdown()
-
-
-# -- OpenTelemetry's logging ----------------------------------------------------------------------
-
-_SAVED: list[tuple[Any, Any, bool]] = []
-
-
-def funnel_otel_logging() -> None:
-    """What OpenTelemetry's API logs while the recorder records (an attribute of a bad type...)
-    becomes lazyotel's one warning, as with the SDK (``_sdk.funnel_otel_logging``)."""
-    import logging
-
-    _log.logger()  # set up now: a bad LAZYOTEL_LOG is reported even if nothing else is said
-    otel = logging.getLogger("opentelemetry")
-    funnel = _log.funnel_handler()
-    if funnel not in otel.handlers:
-        _SAVED.append((otel, funnel, otel.propagate))
-        otel.addHandler(funnel)
-        otel.propagate = False
-
-
-def unfunnel_otel_logging() -> None:
-    while _SAVED:
-        log, handler, propagate = _SAVED.pop()
-        log.removeHandler(handler)
-        log.propagate = propagate

@@ -268,10 +268,6 @@ class _TransportFunnel(logging.Handler):
             pass
 
 
-#: (logger, the handler lazyotel added, its propagate flag before).
-_SAVED: list[tuple[logging.Logger, logging.Handler, bool]] = []
-
-
 def funnel_otel_logging() -> None:
     """Take over OpenTelemetry's loggers and the transports', while lazyotel owns the export.
 
@@ -281,29 +277,13 @@ def funnel_otel_logging() -> None:
     through the application's handlers or logging's last resort. Funnelled, a warning or
     worse becomes lazyotel's one warning and the rest goes to debug, scrubbed of secrets.
     """
-    _log.logger()  # set up now: a bad LAZYOTEL_LOG is reported even if nothing else is said
-    otel = logging.getLogger("opentelemetry")
-    funnel = _log.funnel_handler()
+    funnel = _log.funnel_opentelemetry()
     if _EXPORT_NOTES not in funnel.filters:  # what an exporter logs is a failure's reason
         funnel.addFilter(_EXPORT_NOTES)
-    if funnel not in otel.handlers:
-        _SAVED.append((otel, funnel, otel.propagate))
-        otel.addHandler(funnel)
-        otel.propagate = False
     for name in TRANSPORT_LOGGERS:
         log = logging.getLogger(name)
         if not any(isinstance(handler, _TransportFunnel) for handler in log.handlers):
-            handler = _TransportFunnel(log)
-            _SAVED.append((log, handler, log.propagate))
-            log.addHandler(handler)
-            log.propagate = False
-
-
-def unfunnel_otel_logging() -> None:
-    while _SAVED:
-        log, handler, propagate = _SAVED.pop()
-        log.removeHandler(handler)
-        log.propagate = propagate
+            _log.take_over(log, _TransportFunnel(log))
 
 
 # -- lazyotel.testing's capture ---------------------------------------------------------------------
