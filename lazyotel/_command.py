@@ -1,8 +1,9 @@
 """What one traced call does: decide, start its span, record its arguments and its end.
 
 ``Command`` is made at decoration, once per command (``_decorator`` builds the wrappers around
-it); its methods never raise into the command. The OpenTelemetry API, ``_follow``,
-``_capture`` and ``_outcome`` are imported by the first span that is really made.
+it); its methods never raise into the command. ``_capture``, ``_outcome`` and ``_lite`` are
+imported by the first span that is really made; the OpenTelemetry API and ``_follow`` only
+where the span is recorded on the API (not while ``_lite`` records).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from . import _provider
 from ._config import SETTINGS
 from ._log import fault
+from ._state import RUNTIME
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -71,19 +73,16 @@ def bind(fn: Any, skip: int) -> tuple[tuple[str, ...], str, int]:
 
 
 class _Api:
-    """The OpenTelemetry API and lazyotel's active-path modules, loaded on the first span."""
+    """The OpenTelemetry API and ``_follow``, loaded on the first span recorded on the API."""
 
     def __init__(self) -> None:
         from opentelemetry import context, trace
 
-        from . import _capture, _outcome
         from ._follow import FollowingTracer
 
         self.attach, self.detach = context.attach, context.detach
         self.set_span_in_context = trace.set_span_in_context
         self.FollowingTracer = FollowingTracer
-        self.capture = _capture
-        self.outcome = _outcome
 
 
 _api: Any = None
@@ -94,6 +93,27 @@ def _load_api() -> Any:
     if _api is None:
         _api = _Api()
     return _api
+
+
+class _Parts:
+    """lazyotel's active-path modules (no OpenTelemetry import), loaded on the first span."""
+
+    def __init__(self) -> None:
+        from . import _capture, _lite, _outcome
+
+        self.capture = _capture
+        self.outcome = _outcome
+        self.lite = _lite
+
+
+_parts: Any = None
+
+
+def _load_parts() -> Any:
+    global _parts
+    if _parts is None:
+        _parts = _Parts()
+    return _parts
 
 
 class Command:
@@ -136,34 +156,49 @@ class Command:
         self.span_name = name
 
     def open(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
-        """Start the span (not yet current): (span, its context), or (None, None) if untraced."""
+        """Start the span (not yet current): (span, its context), or (None, None) if untraced.
+
+        While ``_lite`` records, the "context" is the span itself (``attach`` makes it current
+        in ``_lite``'s context); otherwise it is OpenTelemetry's.
+        """
         if not _provider.traced():
             return None, None
         try:
-            api = _api or _load_api()
+            parts = _parts or _load_parts()
+            own = RUNTIME.own
+            lite = type(own) is parts.lite.Provider
             scope = SETTINGS.tracer_name
-            if self.tracer is None or self.scope is not scope:
-                if self.params is None:
-                    self.params = bind(self.fn, self.skip)  # before the tracer: threads
+            if self.params is None:
+                self.params = bind(self.fn, self.skip)  # before the tracer: threads
+            if (
+                self.tracer is None
+                or self.scope is not scope
+                or self.tracer[0] is not (own if lite else None)
+            ):
                 module = getattr(self.fn, "__module__", None)
                 self.scope = scope
-                self.tracer = api.FollowingTracer(
-                    scope or (module if isinstance(module, str) else "lazyotel")
+                name = scope or (module if isinstance(module, str) else "lazyotel")
+                # (provider, tracer) for _lite's provider; else a tracer following the current one
+                self.tracer = (
+                    (own, own.get_tracer(name)) if lite else (None, _load_api().FollowingTracer(name))
                 )
             if self.prefix is not SETTINGS.span_prefix:
                 self.prefix = SETTINGS.span_prefix
                 self.span_name = f"{self.prefix}{self.name}"
             spec = SETTINGS.capture_args if self.capture is None else self.capture
-            attributes = {**api.capture.process_attributes(spec is True), **self.attributes}
+            attributes = {**parts.capture.process_attributes(spec is True), **self.attributes}
             if spec is not False:
-                attributes["cli.args"] = api.capture.capture(self.params, args, kwargs, spec)
+                attributes["cli.args"] = parts.capture.capture(self.params, args, kwargs, spec)
+            if lite:
+                span = self.tracer[1].start_span(self.span_name, attributes=attributes)
+                return span, span
             # ``current()``: the following tracer's pick of provider, minus one call layer.
-            span = self.tracer.current().start_span(self.span_name, attributes=attributes)
+            span = self.tracer[1].current().start_span(self.span_name, attributes=attributes)
         except Exception as exc:  # noqa: BLE001 - contract: telemetry never breaks the command
             fault(exc)
             return None, None
         try:
-            return span, api.set_span_in_context(span)
+            return span, _api.set_span_in_context(span)
         except Exception as exc:  # noqa: BLE001
             fault(exc)
             self.fail(span, GeneratorExit())  # ends it, with no status
@@ -178,7 +213,9 @@ class Command:
         if ctx is None:
             return None
         try:
-            return _api.attach(ctx)
+            if isinstance(ctx, dict):  # OpenTelemetry's Context is a dict
+                return _api.attach(ctx)
+            return _parts.lite.attach(ctx)
         except Exception as exc:  # noqa: BLE001
             fault(exc)
             return None
@@ -186,7 +223,10 @@ class Command:
     def detach(self, token: Any) -> None:
         if token is not None:
             try:
-                _api.detach(token)
+                if type(token) is _parts.lite.Frame:
+                    _parts.lite.detach(token)
+                else:
+                    _api.detach(token)
             except Exception as exc:  # noqa: BLE001
                 fault(exc)
 
@@ -195,11 +235,11 @@ class Command:
         if token is not None:
             self.detach(token)
         if span is not None:
-            _api.outcome.record_result(span, result, self.result_hook)
+            _parts.outcome.record_result(span, result, self.result_hook)
 
     def fail(self, span: Any, exc: BaseException, token: Any = None) -> None:
         """Detach ``token``, then end the span of a call that raised ``exc`` (re-raised as is)."""
         if token is not None:
             self.detach(token)
         if span is not None:
-            _api.outcome.record_exception(span, exc)
+            _parts.outcome.record_exception(span, exc)

@@ -25,8 +25,9 @@ from __future__ import annotations
 import os
 import sys
 
-from . import _redact
+from . import _lite, _redact
 from ._config import SETTINGS
+from ._state import RUNTIME
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -57,6 +58,8 @@ def adopt_parent() -> bool:
     raw = os.environ.get(PARENT_VAR, "").strip()
     if not raw:
         return False
+    if _lite.recording():
+        return _adopt_lite(raw)
     from opentelemetry import context, trace
     from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -70,11 +73,41 @@ def adopt_parent() -> bool:
     return True
 
 
-def current_carrier(span: Any = None) -> dict[str, str] | None:
-    """``{"TRACEPARENT": ..., "TRACESTATE": ...}`` of ``span`` (default: the current one), or None."""
+def _adopt_lite(raw: str) -> bool:
+    """``adopt_parent`` while ``_lite`` records: parsed by ``_w3c`` (the API propagator's rules)."""
+    if _lite.current_span() is not None:
+        return False
+    from . import _w3c
+
+    parsed = _w3c.parse_traceparent(raw, os.environ.get(STATE_VAR, ""))
+    if parsed is None:
+        return False  # malformed: the spec says to ignore it
+    trace_id, span_id, flags, entries = parsed
+    state = _lite.TraceState(entries) if entries else _lite.EMPTY_STATE
+    context = _lite.SpanContext(trace_id, span_id, True, _lite.Flags(flags), state)
+    _lite.attach(_lite.NonRecordingSpan(context))  # never detached: the whole run descends from it
+    return True
+
+
+def _current_span() -> Any:
+    """The current span: ``_lite``'s while it records (no import), else OpenTelemetry's, else
+    (a context the promotion did not reach) ``_lite``'s."""
+    if _lite.recording():
+        return _lite.current_span()
     from opentelemetry import trace
 
-    ctx = (span or trace.get_current_span()).get_span_context()
+    span = trace.get_current_span()
+    if not span.get_span_context().is_valid:
+        return _lite.current_span() or span
+    return span
+
+
+def current_carrier(span: Any = None) -> dict[str, str] | None:
+    """``{"TRACEPARENT": ..., "TRACESTATE": ...}`` of ``span`` (default: the current one), or None."""
+    span = span or _current_span()
+    if span is None:
+        return None
+    ctx = _lite.context_of(span)
     if not ctx.is_valid:
         return None
     values = {PARENT_VAR: f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"}
@@ -156,13 +189,17 @@ def _start_client_span(args: Any, caller: str) -> Any:
     """
     if caller.startswith("asyncio."):
         return None  # asyncio's children are reaped by the event loop: see the module docstring
-    from opentelemetry import trace
-
-    if not trace.get_current_span().get_span_context().is_valid:
+    current = _current_span()
+    if current is None or not _lite.context_of(current).is_valid:
         return None
     argv = command_args(args)
     name = os.path.basename(argv[0]) if argv else "subprocess"
     attributes = {"process.command_args": argv, "process.executable.name": name}
+    if _lite.recording():
+        tracer = RUNTIME.own.get_tracer("lazyotel.subprocess")
+        return tracer.start_span(name, kind=_lite.SpanKind.CLIENT, attributes=attributes)
+    from opentelemetry import trace
+
     return trace.get_tracer("lazyotel.subprocess").start_span(
         name, kind=trace.SpanKind.CLIENT, attributes=attributes
     )
@@ -180,8 +217,7 @@ def _client(args: Any) -> Any:
 
 def _end_client_span(span: Any, returncode: int | None, exc: BaseException | None = None) -> None:
     try:
-        from opentelemetry.trace import Status, StatusCode
-
+        _, Status, StatusCode = _statuses(span)
         if exc is not None:  # the child never started (no such program...)
             span.record_exception(exc)
             span.set_attribute("error.type", type(exc).__qualname__)
@@ -194,6 +230,15 @@ def _end_client_span(span: Any, returncode: int | None, exc: BaseException | Non
         span.end()
     except Exception:  # noqa: BLE001, S110 - never reaches the caller
         pass
+
+
+def _statuses(span: Any) -> Any:
+    own = getattr(span, "STATUSES", None)  # _lite's spans: no import
+    if own is not None:
+        return own
+    from opentelemetry.trace import Status, StatusCode
+
+    return None, Status, StatusCode
 
 
 def _ended(popen: Any) -> None:

@@ -6,10 +6,8 @@ already imported is instrumented at once, any other when the command imports it.
 contrib instrumentor, a command that never imports httpx never imports httpx, its
 instrumentation, wrapt or importlib.metadata.
 
-The post-import hook is a small ``sys.meta_path`` finder rather than ``wrapt.when_imported``:
-importing wrapt 2.x imports asyncio and importlib.metadata, a cost (benchmarks/README.md) paid
-by every command that never imports the library. Instrumentations import
-wrapt themselves when they are really applied.
+The post-import hook is ``_hook.Finder`` rather than ``wrapt.when_imported`` (see there).
+Instrumentations import wrapt themselves when they are really applied.
 """
 
 from __future__ import annotations
@@ -19,13 +17,11 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from . import _config, _log
+from . import _config, _hook, _log
 from ._log import describe
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
-    from importlib.machinery import ModuleSpec
-    from types import ModuleType
+    from collections.abc import Iterable
 
 GROUP = "opentelemetry_instrumentor"
 _DIST = "opentelemetry-instrumentation-"  # the contrib naming convention
@@ -41,7 +37,7 @@ _armed: set[str] = set()  # names arm() handled since the last disarm()
 _applied: dict[str, Any] = {}  # name -> instrumentor lazyotel applied (None: being applied)
 _watch: dict[str, list[tuple[str, int]]] = {}  # module -> [(name, generation)] to apply on import
 _ours: list[weakref.ref[Any]] = []  # the wrappers our instrumentations installed
-_finder: _Finder | None = None
+_finder: _hook.Finder | None = None
 
 
 def arm(names: Iterable[str]) -> None:
@@ -110,9 +106,7 @@ def disarm() -> None:
         _watch.clear()
         finder, _finder = _finder, None
     if finder is not None:
-        # Rebind, never remove in place: an import running in another thread iterates the old
-        # list, and removing an item from it would make that import skip the next finder.
-        sys.meta_path = [f for f in sys.meta_path if f is not finder]
+        finder.remove()
     for name, instrumentor in applied:
         _uninstrument(name, instrumentor)
 
@@ -218,8 +212,8 @@ def _when_imported(module: str, name: str, generation: int) -> None:
     global _finder
     with _LOCK:
         if _finder is None:
-            _finder = _Finder()
-            sys.meta_path.insert(0, _finder)
+            _finder = _hook.Finder(_watch.__contains__, _fire)
+            _finder.install()
         _watch.setdefault(module, []).append((name, generation))
     if module in sys.modules:  # checked after registering: an import in another thread is not missed
         _fire(module)
@@ -230,43 +224,6 @@ def _fire(module: str) -> None:
         pending = _watch.pop(module, [])
     for name, generation in pending:
         _apply(name, generation)
-
-
-class _Finder:
-    """First on ``sys.meta_path``: gives a watched module a loader that fires its hooks."""
-
-    def find_spec(
-        self, fullname: str, path: Sequence[str] | None = None, target: Any = None
-    ) -> ModuleSpec | None:
-        finders = list(sys.meta_path)
-        if fullname not in _watch or self not in finders:
-            return None
-        for finder in finders[finders.index(self) + 1 :]:  # the rest of the import system
-            if hasattr(finder, "find_spec"):
-                spec: ModuleSpec | None = finder.find_spec(fullname, path, target)
-                if spec is not None:
-                    if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                        spec.loader = _Loader(spec.loader, fullname)  # type: ignore[assignment]
-                    return spec
-        return None
-
-
-class _Loader:
-    """The real loader, then the hooks. Hands the real loader back to the module first."""
-
-    def __init__(self, loader: Any, module: str) -> None:
-        self._loader, self._module = loader, module
-
-    def exec_module(self, module: ModuleType) -> None:
-        if getattr(module, "__loader__", None) is self:
-            module.__loader__ = self._loader
-        if getattr(module.__spec__, "loader", None) is self:
-            module.__spec__.loader = self._loader  # type: ignore[union-attr]
-        self._loader.exec_module(module)
-        _fire(self._module)
-
-    def __getattr__(self, attr: str) -> Any:
-        return getattr(self._loader, attr)
 
 
 # -- resolving names ------------------------------------------------------------------------------

@@ -98,7 +98,14 @@ def warn_once(msg: str, *args: object) -> None:
 
 
 def debug(msg: str, *args: object) -> None:
-    """Log at debug level on the ``lazyotel`` logger, scrubbed of credentials."""
+    """Log at debug level on the ``lazyotel`` logger, scrubbed of credentials.
+
+    Before anything has imported ``logging``, no handler or level can want the record unless
+    ``LAZYOTEL_LOG=debug`` asks for it: then nothing is imported (``logging`` is a tenth of a
+    traced command's cost, where the command itself never logs).
+    """
+    if "logging" not in sys.modules and os.environ.get("LAZYOTEL_LOG", "").strip().lower() != "debug":
+        return
     _say(logger(), 10, msg, args)
 
 

@@ -16,7 +16,8 @@ written: the shipper takes them from its environment.
 ``encode`` reads only the SDK ``ReadableSpan`` read surface (``name``, ``context``,
 ``parent``, ``kind``, ``start_time``, ``end_time``, ``attributes``, ``events``, ``links``,
 ``status``, ``resource``, ``instrumentation_scope``, ``dropped_*``), so any object that has it
-can be spooled. It imports ``json`` (and ``base64`` for bytes values) when it encodes.
+can be spooled. It encodes with ``_jsonenc`` (no ``json`` import; ``base64`` for bytes values) and
+decodes with ``json``.
 """
 
 from __future__ import annotations
@@ -225,7 +226,7 @@ def encode_request(spans: Iterable[Any]) -> tuple[list[dict[str, Any]], int]:
 
 def dumps(spans: Iterable[Any], endpoint: str, protocol: str, created_ns: int) -> tuple[bytes, int]:
     """A spool file's bytes for ``spans`` and the number of spans in it."""
-    import json
+    from ._jsonenc import encoder
 
     resource_spans, count = encode_request(spans)
     document = {
@@ -239,7 +240,7 @@ def dumps(spans: Iterable[Any], endpoint: str, protocol: str, created_ns: int) -
         },
         "resourceSpans": resource_spans,
     }
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8"), count
+    return encoder(separators=(",", ":"), ensure_ascii=False)(document).encode("utf-8"), count
 
 
 # -- decoding --------------------------------------------------------------------------------

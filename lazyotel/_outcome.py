@@ -66,8 +66,12 @@ def result_attributes(result: Any, hook: Callable[[Any], Any] | None) -> dict[st
 _status: Any = None
 
 
-def _statuses() -> Any:
-    """(``Status(OK)``, ``Status``, ``StatusCode``), imported once on the active path."""
+def _statuses(span: Any) -> Any:
+    """(``Status(OK)``, ``Status``, ``StatusCode``) for ``span``: ``_lite``'s spans carry their
+    own (no import); for others the API's, imported once on the active path."""
+    own = getattr(span, "STATUSES", None)
+    if own is not None:
+        return own
     global _status
     if _status is None:
         from opentelemetry.trace import Status, StatusCode
@@ -87,7 +91,7 @@ def record_result(span: Any, result: Any, hook: Callable[[Any], Any] | None) -> 
         extra = result_attributes(result, hook)
         span.set_attributes({"process.exit.code": 0, **extra})
         if SETTINGS.ok_status:
-            span.set_status(_statuses()[0])
+            span.set_status(_statuses(span)[0])
     except Exception as exc:  # noqa: BLE001 - contract: telemetry never breaks the command
         fault(exc)
     _end(span)
@@ -104,7 +108,7 @@ def record_exception(span: Any, exc: BaseException) -> None:
     exception event; ``GeneratorExit`` (a generator closed early) sets nothing.
     """
     try:
-        ok, status, code_of = _statuses()
+        ok, status, code_of = _statuses(span)
         kind, code = outcome(exc)
         if kind == "exit":
             if code == 0:

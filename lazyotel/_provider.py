@@ -321,6 +321,9 @@ def _after_fork_in_child() -> None:
         if bounded.holding is not None:
             bounded.holding.release(deliver=False)  # the child's main thread gets its handlers back
     bounded.standby = None  # its thread did not survive the fork
+    lite: Any = sys.modules.get("lazyotel._lite")
+    if lite is not None and type(RUNTIME.own) is lite.Provider:
+        RUNTIME.own.after_fork()  # the child's own service.instance.id, as the SDK's provider does
     if RUNTIME.switch is not None:
         if bounded.NO_THREADS_AT_EXIT:
             bounded.standby = bounded.Standby()

@@ -12,9 +12,11 @@ A pipeline: imported by the hub only, never importing it, nor ``_sdk`` (what it 
 
 from __future__ import annotations
 
+import _thread
 import os
+import sys
 
-from . import _config, _handoff, _log, _recorder_setup
+from . import _config, _handoff, _lite, _log, _recorder_setup, _state
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -30,8 +32,11 @@ def activate(runtime: Runtime, settings: Settings) -> bool:
     """Install the recorder for hand-off delivery; False (one debug line) where the SDK must record.
 
     Installs it the way ``_sdk.activate`` installs the SDK's provider: ``runtime.own`` is the
-    provider, ``runtime.switch`` what the hub flushes, shuts down and reconfigures, and
-    ``_follow``'s provider becomes the global one.
+    provider, ``runtime.switch`` what the hub flushes, shuts down and reconfigures. Where
+    nothing has imported the OpenTelemetry API yet, the provider is ``_lite``'s (no import at
+    all) and a hook promotes the run to the recorder on the API when something imports it;
+    otherwise the recorder on the API records from the start, and ``_follow``'s provider
+    becomes the global one.
     """
     reason = _why_not(runtime, settings)
     if reason is None:
@@ -39,12 +44,13 @@ def activate(runtime: Runtime, settings: Settings) -> bool:
         if processor is None:
             reason = "hand-off delivery cannot work here"
         else:
-            _log.funnel_opentelemetry()  # what the API logs is the one warning
             switch = RecorderSwitch(processor)
-            runtime.own, runtime.switch = build_provider(settings, switch), switch
-            from . import _follow
-
-            _follow.install_global()
+            if _API not in sys.modules:
+                runtime.own, runtime.switch = build_lite(settings, switch), switch
+                _watch_for_the_api()
+                _log.debug("lazyotel's recorder records this run, OpenTelemetry not even imported")
+                return True
+            _on_the_api(runtime, build_provider(settings, switch), switch)
             _log.debug("lazyotel's recorder records this run (the SDK is left to the shipper)")
             return True
     if reason == _FOREIGN:
@@ -52,6 +58,17 @@ def activate(runtime: Runtime, settings: Settings) -> bool:
     else:
         _log.debug("the OpenTelemetry SDK records this run: %s", reason)
     return False
+
+
+_API = "opentelemetry.trace"
+
+
+def _on_the_api(runtime: Runtime, provider: RecordingProvider, switch: RecorderSwitch) -> None:
+    from . import _follow
+
+    _log.funnel_opentelemetry()  # what the API logs is the one warning
+    runtime.switch, runtime.own = switch, provider
+    _follow.install_global()
 
 
 def _why_not(runtime: Runtime, settings: Settings) -> str | None:
@@ -64,6 +81,8 @@ def _why_not(runtime: Runtime, settings: Settings) -> str | None:
     unsupported = _recorder_setup.unsupported_reason(os.environ)
     if unsupported is not None:
         return unsupported
+    if _API not in sys.modules:
+        return None  # no provider can be installed without the API: lite records
     with _log.quiet_otel_import():  # the API's import-time complaints: one lazyotel warning
         from . import _follow, _recorder  # noqa: F401 - _recorder: imported here, in the block
 
@@ -75,8 +94,81 @@ def _why_not(runtime: Runtime, settings: Settings) -> str | None:
 _FOREIGN = "a tracer provider someone else installed records this run"
 
 
+# -- recording without OpenTelemetry, and the promotion to it ------------------------------------
+
+
+def build_lite(settings: Settings, switch: RecorderSwitch) -> _lite.Provider:
+    """``_lite``'s provider with ``settings``' resource, whose spans go to ``switch``."""
+    return _lite.Provider(switch.on_start, switch.on_end, resource=build_resource(settings))
+
+
+class _Promotion:
+    """The hook on ``import opentelemetry.trace`` while ``_lite`` records (one per process)."""
+
+    finder: Any = None
+    lock = _thread.allocate_lock()
+
+
+def _watch_for_the_api() -> None:
+    if _Promotion.finder is None:
+        from . import _hook
+
+        _Promotion.finder = _hook.Finder(_API.__eq__, promote)
+        _Promotion.finder.install()
+    if _API in sys.modules:  # imported by another thread meanwhile
+        promote()
+
+
+def promote(_module: str = _API) -> bool:
+    """Hand the run from ``_lite`` to lazyotel's recorder on the OpenTelemetry API. Never raises.
+
+    Called by the import hook once ``opentelemetry.trace`` is loaded (user code, an
+    instrumentor, a span asked for its API context). The recorder takes the same sink,
+    resource, sampler, limits and ids; ``_follow``'s provider becomes the global one; the
+    spans ``_lite`` made current in this context become OpenTelemetry's current spans. Spans
+    ``_lite`` started keep recording and end into the same sink. False where there was
+    nothing to promote (or promotion failed: ``_lite`` records on).
+
+    It runs inside an import (holding that module's import lock), so it never waits for
+    ``RUNTIME.lock``: a thread holding that lock may be importing OpenTelemetry itself. The
+    provider is swapped only if it is still the one promoted (reconfigure may replace it).
+    """
+    runtime = _state.RUNTIME
+    if type(runtime.own) is not _lite.Provider or not _Promotion.lock.acquire(blocking=False):
+        return False  # nothing to promote, or a promotion runs (in this thread: its own import)
+    try:
+        with _log.quiet_otel_import():
+            from opentelemetry import trace
+
+            from . import _recorder
+        trace.Span.register(_lite.Span)  # isinstance checks (use_span's) see them as spans
+        trace.Span.register(_lite.NonRecordingSpan)
+        own, switch = runtime.own, runtime.switch
+        while type(own) is _lite.Provider:
+            provider = _recorder.RecordingProvider(
+                switch.on_end,
+                resource=own.resource,
+                sampler=own._sampler,
+                limits=own._limits,
+                id_generator=own._ids,
+            )
+            provider.add_span_processor(_Starts(switch))
+            if runtime.own is own:
+                _on_the_api(runtime, provider, switch)
+                _lite.attach_chain()
+                _log.debug("OpenTelemetry was imported: lazyotel's recorder goes on, on its API")
+                return True
+            own, switch = runtime.own, runtime.switch  # replaced meanwhile: promote the new one
+        return False
+    except Exception as exc:  # noqa: BLE001 - contract: telemetry never breaks the command
+        _log.fault(exc)
+        return False
+    finally:
+        _Promotion.lock.release()
+
+
 def owns(runtime: Runtime) -> bool:
-    """Whether the running pipeline is the recorder's."""
+    """Whether the running pipeline is the recorder's (``_lite``'s or on the API)."""
     return isinstance(runtime.switch, RecorderSwitch)
 
 
@@ -105,7 +197,10 @@ def apply_live(runtime: Runtime, settings: Settings, changed: list[str], flush_t
 
             run_bounded(old.shutdown, flush_timeout, "swap")
     if any(name in changed for name in _config.RESOURCE_PARAMS):
-        runtime.own = build_provider(settings, switch)
+        if type(runtime.own) is _lite.Provider:
+            runtime.own = build_lite(settings, switch)
+        else:
+            runtime.own = build_provider(settings, switch)
     return True
 
 
@@ -118,13 +213,12 @@ def build_provider(settings: Settings, switch: RecorderSwitch) -> RecordingProvi
     return provider
 
 
-def build_resource(settings: Settings) -> Any:
+def build_resource(settings: Settings) -> _lite.Resource:
     """What ``_sdk.build_resource`` builds (arguments win; ``OTEL_SERVICE_NAME`` and
     ``OTEL_RESOURCE_ATTRIBUTES`` fill the rest), named as lazyotel's recorder."""
-    from . import _recorder
     from ._version import __version__
 
-    return _recorder.build_resource(_config.resource_attributes(settings), version=__version__)
+    return _lite.build_resource(_config.resource_attributes(settings), version=__version__)
 
 
 class RecorderSwitch:

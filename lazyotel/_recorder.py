@@ -19,10 +19,7 @@ from __future__ import annotations
 
 import logging  # noqa: TID253 - the OpenTelemetry API imports it anyway
 import os
-import sys
 import threading  # noqa: TID253 - the OpenTelemetry API imports it anyway
-import traceback
-import uuid
 from collections.abc import Mapping, Sequence
 from time import time_ns
 from typing import TYPE_CHECKING, Any, Callable  # noqa: TID253 - the API imports it anyway
@@ -40,6 +37,7 @@ from opentelemetry.trace import (  # noqa: TID253
 )
 from opentelemetry.util._decorator import _agnosticcontextmanager  # noqa: TID253
 
+from ._lite import SDK_NAME, Event, Resource, Scope, build_resource, exception_attributes
 from ._recorder_setup import (  # re-exported: the hub can call one module
     Limits,
     RandomIds,
@@ -75,149 +73,6 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("lazyotel")
 
-SDK_NAME = "lazyotel"
-"""``telemetry.sdk.name`` of the spans it records: lazyotel's recorder, not the OpenTelemetry SDK."""
-
-# -- resource and scopes ------------------------------------------------------------------------
-
-
-class Resource:
-    """The entity producing telemetry: immutable attributes and a schema URL (the SDK's read surface)."""
-
-    __slots__ = ("_attributes", "_generated_instance", "_schema_url")
-
-    def __init__(self, attributes: types.Attributes, schema_url: str | None = None) -> None:
-        self._attributes = BoundedAttributes(attributes=attributes, immutable=True)
-        self._schema_url = schema_url or ""
-        self._generated_instance = False  # service.instance.id is ours to renew in a forked child
-
-    def _after_fork(self) -> Resource:
-        """This resource, or a copy with a new ``service.instance.id`` if it made its own."""
-        if not self._generated_instance:
-            return self
-        attributes = dict(self._attributes)
-        attributes["service.instance.id"] = str(uuid.uuid4())
-        renewed = Resource(attributes, self._schema_url)
-        renewed._generated_instance = True
-        return renewed
-
-    @property
-    def attributes(self) -> types.Attributes:
-        return self._attributes
-
-    @property
-    def schema_url(self) -> str:
-        return self._schema_url
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Resource):
-            return NotImplemented
-        return dict(self._attributes) == dict(other._attributes) and self._schema_url == other._schema_url
-
-    def __hash__(self) -> int:
-        return hash((tuple(sorted(self._attributes)), self._schema_url))
-
-    def __repr__(self) -> str:
-        return f"Resource({dict(self._attributes)!r}, schema_url={self._schema_url!r})"
-
-
-def build_resource(
-    attributes: Mapping[str, Any] | None,
-    *,
-    version: str,
-    schema_url: str | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> Resource:
-    """The resource ``opentelemetry.sdk.resources.Resource.create(attributes)`` makes, named as lazyotel's.
-
-    In merge order: ``telemetry.sdk.*`` (name ``lazyotel``, ``version``, language ``python``),
-    a random ``service.instance.id``, ``OTEL_RESOURCE_ATTRIBUTES`` then ``OTEL_SERVICE_NAME``,
-    then ``attributes``; ``service.name`` defaults to ``unknown_service:<executable>``.
-
-    Args:
-        attributes: the resource attributes given in code (they win).
-        version: lazyotel's version, for ``telemetry.sdk.version``.
-        schema_url: the resource's schema URL.
-        environ: the process environment (``os.environ``).
-    """
-    env = os.environ if environ is None else environ
-    instance = str(uuid.uuid4())
-    merged: dict[str, Any] = {
-        "telemetry.sdk.language": "python",
-        "telemetry.sdk.name": SDK_NAME,
-        "telemetry.sdk.version": version,
-        "service.instance.id": instance,
-    }
-    for item in env.get("OTEL_RESOURCE_ATTRIBUTES", "").split(","):
-        key, equals, value = item.partition("=")
-        if not equals:
-            if item:
-                _log.debug("OTEL_RESOURCE_ATTRIBUTES: %r is not key=value, ignored", item)
-            continue
-        value = value.strip()
-        if "%" in value:  # the only case unquote changes (and urllib.parse costs an import)
-            from urllib.parse import unquote
-
-            value = unquote(value)
-        merged[key.strip()] = value
-    service_name = env.get("OTEL_SERVICE_NAME")
-    if service_name:
-        merged["service.name"] = service_name
-    merged.update(BoundedAttributes(attributes=attributes or {}, immutable=True))
-    if not merged.get("service.name"):
-        executable = os.path.basename(sys.executable) if sys.executable else ""
-        merged["service.name"] = f"unknown_service:{executable}" if executable else "unknown_service"
-    resource = Resource(merged, schema_url)
-    resource._generated_instance = merged["service.instance.id"] == instance
-    return resource
-
-
-class Scope:
-    """An instrumentation scope: name, version, schema URL and attributes (the SDK's read surface)."""
-
-    __slots__ = ("_attributes", "_name", "_schema_url", "_version")
-
-    def __init__(
-        self,
-        name: str,
-        version: str | None = None,
-        schema_url: str | None = None,
-        attributes: types.Attributes = None,
-    ) -> None:
-        self._name = name
-        self._version = version
-        self._schema_url = schema_url or ""
-        self._attributes = BoundedAttributes(attributes=attributes, immutable=True)
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def version(self) -> str | None:
-        return self._version
-
-    @property
-    def schema_url(self) -> str:
-        return self._schema_url
-
-    @property
-    def attributes(self) -> types.Attributes:
-        return self._attributes
-
-    def __hash__(self) -> int:
-        return hash((self._name, self._version, self._schema_url))
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Scope):
-            return NotImplemented
-        mine = (self._name, self._version, self._schema_url, dict(self._attributes))
-        return mine == (other._name, other._version, other._schema_url, dict(other._attributes))
-
-    def __repr__(self) -> str:
-        return f"Scope({self._name!r}, {self._version!r}, {self._schema_url!r}, {dict(self._attributes)!r})"
-
-
 # -- spans --------------------------------------------------------------------------------------
 
 _PLAIN = frozenset((str, int, float, bool, bytes, type(None)))
@@ -252,36 +107,6 @@ def _bounded(
             bounded._set_items(attributes)
     bounded._immutable = immutable
     return bounded
-
-
-class Event:
-    """A span event: name, timestamp, bounded attributes and how many of them were dropped."""
-
-    __slots__ = ("_attributes", "_name", "_timestamp")
-
-    def __init__(self, name: str, attributes: BoundedAttributes, timestamp: int | None = None) -> None:
-        self._name = name
-        self._attributes = attributes
-        self._timestamp = time_ns() if timestamp is None else timestamp
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def timestamp(self) -> int:
-        return self._timestamp
-
-    @property
-    def attributes(self) -> types.Attributes:
-        return self._attributes
-
-    @property
-    def dropped_attributes(self) -> int:
-        return self._attributes.dropped
-
-    def __repr__(self) -> str:
-        return f"Event({self._name!r}, {dict(self._attributes)!r}, {self._timestamp})"
 
 
 def _is_valid_link(context: SpanContext, attributes: types.Attributes) -> bool:
@@ -533,15 +358,7 @@ class RecordedSpan(trace_api.Span):
         timestamp: int | None = None,
         escaped: bool = False,
     ) -> None:
-        stacktrace = "".join(traceback.format_exception(type(exception), exception, exception.__traceback__))
-        module = type(exception).__module__
-        qualname = type(exception).__qualname__
-        event_attributes: dict[str, Any] = {
-            "exception.type": f"{module}.{qualname}" if module and module != "builtins" else qualname,
-            "exception.message": str(exception),
-            "exception.stacktrace": stacktrace,
-            "exception.escaped": str(escaped),
-        }
+        event_attributes = exception_attributes(exception, escaped)
         if attributes:
             event_attributes.update(attributes)
         self.add_event("exception", event_attributes, timestamp)

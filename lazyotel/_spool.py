@@ -263,11 +263,11 @@ class _Locked:
 
 
 def read_state(directory: str) -> dict[str, Any]:
-    import json
+    from ._jsonenc import decoder  # not ``json``: a traced command reads this at each write
 
     try:
         with open(os.path.join(directory, STATE_NAME), "rb") as handle:
-            state = json.loads(handle.read().decode("utf-8"))
+            state = decoder()(handle.read().decode("utf-8"))
     except (OSError, ValueError):
         state = {}
     return state if isinstance(state, dict) else {}
@@ -278,12 +278,12 @@ def _write_state(directory: str, state: Mapping[str, Any]) -> None:
 
 
 def write_json_atomically(path: str, value: Mapping[str, Any]) -> None:
-    import json
+    from ._jsonenc import encoder
 
     temp = f"{path}.{os.getpid()}.tmp"
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(value, handle)
+        handle.write(encoder()(value))
     os.replace(temp, path)
 
 

@@ -6,7 +6,10 @@ no-op span from ``_noop`` with nothing imported.
 
 from __future__ import annotations
 
+import sys
+
 from . import _log, _provider
+from ._state import RUNTIME
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,7 +35,7 @@ class LazyTracer(_TracerBase):
     provider, so it survives ``reconfigure`` and test resets.
     """
 
-    __slots__ = ("_args", "_tracer")
+    __slots__ = ("_args", "_lite", "_tracer")
 
     def __init__(
         self,
@@ -43,11 +46,20 @@ class LazyTracer(_TracerBase):
     ) -> None:
         self._args = (name, version, schema_url, attributes)
         self._tracer: Any = None
+        self._lite: tuple[Any, Any] | None = None  # (_lite's provider, its tracer)
 
     def _resolve(self) -> Any:
-        """The following tracer, or None when this span is untraced."""
+        """The tracer for this span, or None when it is untraced: ``_lite``'s while it records
+        (nothing of OpenTelemetry imported), else one that follows the current provider."""
         if not _provider.traced(follow_test_provider=True):
             return None
+        own = RUNTIME.own
+        lite = sys.modules.get("lazyotel._lite")
+        if lite is not None and type(own) is lite.Provider:
+            pair = self._lite
+            if pair is None or pair[0] is not own:
+                pair = self._lite = (own, own.get_tracer(*self._args))
+            return pair[1]
         tracer = self._tracer
         if tracer is None:
             with _log.quiet_otel_import():

@@ -116,13 +116,13 @@ _kinds: dict[int, tuple[type, int, Any]] = {}
 
 
 def encoder() -> Callable[[object], str]:
-    """The JSON encoder of ``cli.args`` (``json`` is imported on first use)."""
+    """The JSON encoder of ``cli.args`` (made on first use; ``json`` is not imported)."""
     global _encode
     if _encode is None:
-        import json
+        from . import _jsonenc
 
         # ensure_ascii=False keeps non-ASCII readable; strings are made UTF-8-safe first.
-        _encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, check_circular=False).encode
+        _encode = _jsonenc.encoder(ensure_ascii=False, allow_nan=False)
     return _encode
 
 

@@ -1,0 +1,428 @@
+"""Recording without OpenTelemetry (``lazyotel._lite``) and the promotion to the API.
+
+Two halves:
+- a differential test: hypothesis workloads (the recorder's, tests/test_recorder_diff.py, less
+  what needs OpenTelemetry's context: explicit parents, links, ``inject``) run through
+  ``_lite`` and through the SDK, both encoded by lazyotel's spool encoder, field by field;
+- real subprocesses, the real receiver and the real shipper: a traced command imports nothing
+  of OpenTelemetry, ``logging`` or ``json``; when something does import OpenTelemetry
+  mid-command, what starts after is the child of what was current.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+import test_handoff
+import test_recorder_diff as diff
+from _child import lazyotel_warnings, run_child
+from hypothesis import given
+from hypothesis import strategies as st
+from opentelemetry import trace as trace_api
+from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from test_handoff import ship_wait
+
+from lazyotel import _lite, _otlpjson
+from lazyotel._receiver import OTLPReceiver
+
+spool = test_handoff.spool
+env = test_handoff.env
+
+
+# -- the differential test ------------------------------------------------------------------------
+
+
+class LiteRun(diff.Run):
+    """The recorder's workload runner, with ``_lite``'s context where the API's would be."""
+
+    def span(self, node: dict[str, Any]) -> None:
+        if node["how"] == "manual":
+            node = {**node, "how": "use"}
+        if node["how"] != "use":
+            super().span(node)
+            return
+        kwargs = {
+            "kind": node["kind"],
+            "attributes": node["attributes"],
+            "record_exception": node["record_exception"],
+            "set_status_on_exception": node["set_status_on_exception"],
+        }
+        if node["start_time"] is not None:
+            kwargs["start_time"] = node["start_time"]
+        span = self.tracer.start_span(node["name"], **kwargs)
+        try:
+            with self.use(span):
+                self.body(span, node)
+        except BaseException as caught:
+            self.seen.append(("raised", type(caught).__name__))
+        span.end(node["end_time"])
+        self.seen.append(("recording after end", span.is_recording()))
+        for op in node["after"]:
+            self.op(span, op)
+
+    def use(self, span: Any) -> Any:
+        if isinstance(span, _lite.SPAN_TYPES):
+            return _lite.UseSpan(span, False, True, True)
+        return trace_api.use_span(span)
+
+    def body(self, span: Any, node: dict[str, Any]) -> None:
+        self.started.append(span)
+        context = _lite.context_of(span)
+        dropped = not span.is_recording()
+        self.seen.append((dropped, span.is_recording(), int(context.trace_flags)))
+        for op in node["ops"]:
+            self.op(span, op)
+
+
+def _without_context(node: dict[str, Any]) -> dict[str, Any]:
+    """``node`` less what needs OpenTelemetry's context (lite records before anything does)."""
+    ops = [op for op in node["ops"] if op[0] not in ("link", "links", "inject")]
+    ops = [("child", _without_context(op[1])) if op[0] == "child" else op for op in ops]
+    after = [op for op in node["after"] if op[0] not in ("link", "links", "inject", "child")]
+    how = "use" if node["how"] == "manual" else node["how"]
+    return {**node, "parent": ("inherit",), "links": [], "ops": ops, "after": after, "how": how}
+
+
+def _run(tracer: Any, nodes: list[dict[str, Any]]) -> list[Any]:
+    run = LiteRun(tracer)
+    for node in nodes:
+        run.span(node)
+    return run.seen
+
+
+def _encoded(spans: list[Any]) -> Any:
+    resource_spans, _ = _otlpjson.encode_request(spans)
+    for item in resource_spans:
+        for attribute in item["resource"]["attributes"]:
+            if attribute["key"] in ("telemetry.sdk.name", "telemetry.sdk.version", "service.instance.id"):
+                attribute["value"] = "<differs by design>"
+        for scope in item["scopeSpans"]:
+            for span in scope["spans"]:
+                for key in ("startTimeUnixNano", "endTimeUnixNano"):
+                    span[key] = diff._time(span.get(key))
+                for event in span.get("events", []):
+                    event["timeUnixNano"] = diff._time(event.get("timeUnixNano"))
+                    for attribute in event["attributes"]:
+                        if attribute["key"] == "exception.stacktrace":
+                            attribute["value"] = "<frames differ>"
+    return resource_spans
+
+
+def run_both(nodes: list[dict[str, Any]], *, seed: int, sampler: Any, environ: Any = None) -> Any:
+    nodes = [_without_context(node) for node in nodes]
+    variables = {"OTEL_TRACES_SAMPLER": sampler[0], **(environ or {})}
+    if sampler[1] is not None:
+        variables["OTEL_TRACES_SAMPLER_ARG"] = str(sampler[1])
+    with diff.patched_environ(variables):
+        exporter = InMemorySpanExporter()
+        sdk = TracerProvider(
+            sampler=diff.sdk_sampler(*sampler),
+            resource=Resource.create({"service.name": "svc"}),
+            shutdown_on_exit=False,
+            id_generator=diff.FixedIds(seed),
+            span_limits=SpanLimits(),
+        )
+        sdk.add_span_processor(SimpleSpanProcessor(exporter))
+        recorded: list[Any] = []
+        mine = _lite.Provider(
+            lambda span, parent: None,
+            recorded.append,
+            resource=_lite.build_resource({"service.name": "svc"}, version="0"),
+        )
+        mine._ids = diff.FixedIds(seed)  # type: ignore[assignment]
+        mine._random = 2 if hasattr(trace_api.TraceFlags, "RANDOM_TRACE_ID") else 0
+        sdk_seen = _run(sdk.get_tracer("work", "1.0"), nodes)
+        our_seen = _run(mine.get_tracer("work", "1.0"), nodes)
+    return (_encoded(recorded), our_seen), (_encoded(list(exporter.get_finished_spans())), sdk_seen)
+
+
+@pytest.fixture(autouse=True)
+def _quiet_api_warnings(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("CRITICAL")  # invalid attributes make the API warn, in both runs alike
+
+
+@diff.SETTINGS
+@given(workload=diff.workloads, sampler=diff.samplers, seed=st.integers(0, 2**32))
+def test_lite_span_trees_encode_as_the_sdks(workload: list[dict[str, Any]], sampler: Any, seed: int) -> None:
+    ours, sdk = run_both(workload, seed=seed, sampler=sampler)
+    assert ours == sdk
+
+
+@diff.SETTINGS
+@given(workload=diff.workloads, environ=diff.limit_environments)
+def test_lite_limits_from_the_environment_encode_as_the_sdks(
+    workload: list[dict[str, Any]], environ: dict[str, str]
+) -> None:
+    ours, sdk = run_both(workload, seed=7, sampler=("parentbased_always_on", None), environ=environ)
+    assert ours == sdk
+
+
+def test_the_differential_test_sees_a_wrong_attribute() -> None:
+    """The comparison is not vacuous: a span that differs in one attribute is told apart."""
+    node = diff.plain_node("a", ops=[("attr", "k", "v")])
+    ours, sdk = run_both([node], seed=1, sampler=("parentbased_always_on", None))
+    assert ours == sdk
+    ours[0][0]["scopeSpans"][0]["spans"][0]["attributes"][0]["value"] = {"stringValue": "w"}
+    assert ours != sdk
+
+
+def test_thirty_two_threads_record_whole_spans() -> None:
+    recorded: list[Any] = []
+    lock = threading.Lock()
+
+    def sink(span: Any) -> None:
+        with lock:
+            recorded.append(span)
+
+    provider = _lite.Provider(lambda s, p: None, sink, resource=_lite.build_resource(None, version="0"))
+    tracer = provider.get_tracer("threads")
+    start = threading.Barrier(32)
+
+    def work(n: int) -> None:
+        start.wait()
+        for i in range(50):
+            with tracer.start_as_current_span(f"t{n}") as outer:
+                outer.set_attribute("n", n)
+                with tracer.start_as_current_span(f"t{n}-inner") as inner:
+                    inner.set_attribute("i", i)
+                    inner.add_event("e", {"i": i})
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(32)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(recorded) == 32 * 50 * 2
+    by_id = {span.context.span_id: span for span in recorded}
+    assert len(by_id) == len(recorded)  # no id drawn twice, no span lost
+    for span in recorded:
+        if span.name.endswith("-inner"):
+            parent = by_id[span.parent.span_id]
+            assert parent.name == span.name[: -len("-inner")]
+            assert parent.context.trace_id == span.context.trace_id
+            assert dict(span.attributes).keys() == {"i"}
+            assert [e.attributes["i"] for e in span.events] == [span.attributes["i"]]
+        else:
+            assert span.parent is None
+            assert dict(span.attributes) == {"n": int(span.name[1:])}
+
+
+# -- real processes ---------------------------------------------------------------------------------
+
+CHECK = """
+import atexit, sys
+
+def check():  # registered first, so it runs last: after lazyotel's exit hook
+    sys.stderr.write("MODULES " + repr(sorted(m for m in sys.modules
+                     if m.split(".")[0] in ("opentelemetry", "logging", "json", "wrapt")
+                     or m.startswith("opentelemetry"))) + "\\n")
+
+atexit.register(check)
+"""
+
+TYPER_APP = (
+    CHECK
+    + """
+import typer
+
+import lazyotel
+
+lazyotel.bootstrap("lite-cli")
+tracer = lazyotel.get_tracer("lite.test", "1.0")
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+@lazyotel.trace_command
+def fetch(name: str = "world", count: int = 3) -> None:
+    for index in range(count):
+        with tracer.start_as_current_span(f"step{index}") as span:
+            span.set_attribute("index", index)
+            span.set_attribute("tags", ["a", "b"])
+    if name == "fail":
+        raise SystemExit(4)
+
+
+app()
+"""
+)
+
+
+def _modules(stderr: str) -> list[str]:
+    line = next(line for line in stderr.splitlines() if line.startswith("MODULES "))
+    return eval(line[len("MODULES ") :])
+
+
+def test_a_traced_typer_command_imports_nothing_of_opentelemetry_and_its_spans_arrive(
+    env: dict[str, str],
+) -> None:
+    with OTLPReceiver() as receiver:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint
+        child = run_child(TYPER_APP, env, "--name", "fail", level=None)
+        assert child.returncode == 4, child.stderr
+        assert _modules(child.stderr) == [], child.stderr  # no opentelemetry, logging, json, wrapt
+        assert ship_wait(env).returncode == 0
+        spans = {span.name: span for span in receiver.wait_for(4, timeout=30)}
+    assert sorted(spans) == ["cli.fetch", "step0", "step1", "step2"]
+    command = spans["cli.fetch"]
+    assert command.parent_span_id is None
+    assert command.status_code == "ERROR"
+    assert command.status_message == "exit code 4"
+    assert command.attributes["process.exit.code"] == 4
+    assert command.attributes["cli.args"] == '{"args": [], "kwargs": {"name": "fail", "count": 3}}'
+    assert command.resource["telemetry.sdk.name"] == "lazyotel"
+    assert command.resource["service.name"] == "lite-cli"
+    for index in range(3):
+        step = spans[f"step{index}"]
+        assert step.parent_span_id == command.span_id
+        assert step.trace_id == command.trace_id
+        assert step.attributes == {"index": index, "tags": ["a", "b"]}
+        assert step.scope == "lite.test"
+
+
+def test_traceparent_is_adopted_and_passed_on_without_opentelemetry(env: dict[str, str]) -> None:
+    code = (
+        CHECK
+        + """
+import os, subprocess, sys
+import lazyotel
+
+lazyotel.bootstrap("lite-cli")
+
+@lazyotel.trace_command
+def main():
+    out = subprocess.run([sys.executable, "-c", "import os; print(os.environ['TRACEPARENT'])"],
+                         capture_output=True, text=True, check=True).stdout
+    print(out.strip())
+
+main()
+"""
+    )
+    parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    env["TRACEPARENT"] = parent
+    env["TRACESTATE"] = "congo=t61rcWkgMzE"
+    with OTLPReceiver() as receiver:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint
+        child = run_child(code, env, level=None)
+        assert child.returncode == 0, child.stderr
+        assert _modules(child.stderr) == [], child.stderr
+        assert ship_wait(env).returncode == 0
+        (span,) = receiver.wait_for(1, timeout=30)
+    assert span.trace_id == "0af7651916cd43dd8448eb211c80319c"
+    assert span.parent_span_id == "b7ad6b7169203331"
+    assert child.stdout.strip() == f"00-{span.trace_id}-{span.span_id}-01"
+
+
+PROMOTING = """
+import sys
+import lazyotel
+
+lazyotel.bootstrap("lite-cli")
+tracer = lazyotel.get_tracer("lite.test")
+
+@lazyotel.trace_command
+def main():
+    with tracer.start_as_current_span("before") as before:
+        assert "opentelemetry" not in sys.modules
+        from opentelemetry import trace  # user code needs OpenTelemetry: the run is promoted
+
+        current = trace.get_current_span()
+        print("current", format(current.get_span_context().span_id, "016x"))
+        assert isinstance(current, trace.Span)
+        with trace.get_tracer("user.code").start_as_current_span("user") as user:
+            with tracer.start_as_current_span("after") as after:
+                after.set_attribute("k", "v")
+    with tracer.start_as_current_span("sibling"):
+        pass
+
+main()
+"""
+
+
+def test_importing_opentelemetry_mid_command_promotes_the_run_and_keeps_the_tree(
+    env: dict[str, str],
+) -> None:
+    env["LAZYOTEL_LOG"] = "debug"
+    with OTLPReceiver() as receiver:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint
+        child = run_child(PROMOTING, env)
+        assert child.returncode == 0, child.stderr
+        assert "lazyotel's recorder goes on, on its API" in child.stderr
+        assert lazyotel_warnings(child) == []
+        assert ship_wait(env).returncode == 0
+        received = receiver.wait_for(5, timeout=30)
+        spans = {span.name: span for span in received}
+    assert len(received) == 5, [(s.name, s.span_id) for s in received]
+    assert sorted(spans) == ["after", "before", "cli.main", "sibling", "user"]
+    main, before, user, after = spans["cli.main"], spans["before"], spans["user"], spans["after"]
+    assert child.stdout.split() == ["current", before.span_id]
+    assert before.parent_span_id == main.span_id
+    assert user.parent_span_id == before.span_id
+    assert user.scope == "user.code"
+    assert after.parent_span_id == user.span_id
+    assert spans["sibling"].parent_span_id == main.span_id
+    assert {span.trace_id for span in spans.values()} == {main.trace_id}
+    assert {span.resource["service.instance.id"] for span in spans.values()} == {
+        main.resource["service.instance.id"]
+    }
+
+
+def test_a_span_asked_for_its_api_context_promotes_the_run(env: dict[str, str]) -> None:
+    code = """
+import sys
+import lazyotel
+
+lazyotel.bootstrap("lite-cli")
+
+tracer = lazyotel.get_tracer("lite.test")
+with tracer.start_as_current_span("outer") as outer:
+    assert "opentelemetry.trace" not in sys.modules
+    context = outer.get_span_context()
+    from opentelemetry import trace
+    print(type(context).__module__, trace.get_current_span().get_span_context() == context)
+"""
+    with OTLPReceiver() as receiver:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint
+        child = run_child(code, env)
+        assert child.returncode == 0, child.stderr
+        assert child.stdout.split() == ["opentelemetry.trace.span", "True"]
+        assert ship_wait(env).returncode == 0
+        (span,) = receiver.wait_for(1, timeout=30)
+    assert span.name == "outer"
+
+
+def test_an_attribute_the_fast_path_cannot_keep_takes_the_apis_rules_without_promoting(
+    env: dict[str, str],
+) -> None:
+    code = (
+        CHECK
+        + """
+import lazyotel
+
+lazyotel.bootstrap("lite-cli")
+with lazyotel.get_tracer("lite.test").start_as_current_span("odd") as span:
+    span.set_attribute("mixed", [1, "a"])
+    span.set_attribute("ints", (1, 2))
+    span.set_attribute("plain", "text")
+"""
+    )
+    with OTLPReceiver() as receiver:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint
+        child = run_child(code, env, level=None)
+        assert child.returncode == 0, child.stderr
+        loaded = _modules(child.stderr)
+        assert "opentelemetry.attributes" in loaded
+        assert "opentelemetry.trace" not in loaded
+        assert "opentelemetry.context" not in loaded
+        assert ship_wait(env).returncode == 0
+        (span,) = receiver.wait_for(1, timeout=30)
+    kept = dict(BoundedAttributes(attributes={"mixed": [1, "a"]}))  # the installed API's rule
+    assert span.attributes.get("mixed") == (list(kept["mixed"]) if "mixed" in kept else None)
+    assert span.attributes["ints"] == [1, 2]
+    assert span.attributes["plain"] == "text"
