@@ -268,6 +268,10 @@ def render_text(report: _doctor.ImportReport, top: int = 10) -> str:
         for m in report.notes:
             more = f", +{m.descendants()} modules" if m.children else ""
             lines.append(f"  {' > '.join(m.chain)}   [{m.cumulative_ms:.1f} ms{more}]")
+    if report.recorder is not None:
+        lines += ["", f"recorder {report.recorder}"]
+        if report.recorder.startswith("the OpenTelemetry SDK"):
+            lines.append("         (LAZYOTEL_LOG=debug says why on the command's stderr)")
     if report.pycache_prefix:
         cold = "; first run, so the figures include compiling: run again" if report.pycache_cold else ""
         where = f"{report.pycache_prefix} ({_doctor.PYCACHE_VAR})"

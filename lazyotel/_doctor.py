@@ -33,6 +33,13 @@ DEFAULT_FORBID = (
 #: Modules reported as a note (chain and cost) but not forbidden: the OpenTelemetry API alone costs
 #: some 15-30 ms, often imported by code the CLI does not own. ``--forbid opentelemetry`` forbids it.
 DEFAULT_NOTE = ("opentelemetry",)
+#: What recorded a run's spans, by the first of these lazyotel modules it imported.
+RECORDERS = (
+    ("lazyotel._sdk", "the OpenTelemetry SDK, in the command"),
+    ("lazyotel._recorder", "lazyotel's recorder, on the OpenTelemetry API (the SDK only in the shipper)"),
+    ("lazyotel._lite", "lazyotel's recorder, without OpenTelemetry (the SDK only in the shipper)"),
+)
+NO_RECORDER = "none: no span was recorded (telemetry off, or nothing traced ran)"
 #: Where the profiled command's bytecode goes (``PYTHONPYCACHEPREFIX``), never the project tree.
 PYCACHE_VAR = "PYTHONPYCACHEPREFIX"
 #: The doctor's exit codes.
@@ -202,6 +209,16 @@ class ImportReport:
     def __contains__(self, name: object) -> bool:
         return any(m.name == name for m in self.modules)
 
+    @property
+    def recorder(self) -> str | None:
+        """What recorded the command's spans, read off the lazyotel modules it imported; None
+        where the command did not import lazyotel. ``LAZYOTEL_LOG=debug`` says why."""
+        names = {m.name for m in self.modules if m.name.startswith("lazyotel")}
+        for module, what in RECORDERS:
+            if module in names:
+                return what
+        return NO_RECORDER if "lazyotel" in names else None
+
     def exit_code(self) -> int:
         """The doctor's verdict. A forbidden import wins over a failed command: it did happen."""
         if self.forbidden:
@@ -234,6 +251,7 @@ class ImportReport:
             "forbidden": [m.as_dict() for m in self.forbidden],
             "notes": [m.as_dict() for m in self.notes],
             "not_installed": self.not_installed,
+            "recorder": self.recorder,
             "pycache_prefix": self.pycache_prefix,
             "pycache_cold": self.pycache_cold,
         }

@@ -36,8 +36,10 @@ class Finder:
     def find_spec(
         self, fullname: str, path: Sequence[str] | None = None, target: Any = None
     ) -> ModuleSpec | None:
+        if not self._watched(fullname):  # first: every import of the run passes here
+            return None
         finders = list(sys.meta_path)
-        if not self._watched(fullname) or self not in finders:
+        if self not in finders:
             return None
         for finder in finders[finders.index(self) + 1 :]:  # the rest of the import system
             if hasattr(finder, "find_spec"):

@@ -19,7 +19,7 @@ reached) takes the API's own ``BoundedAttributes`` for that one span: ``opentele
 imports neither the trace API nor its context.
 
 Pipelines floor: imports only ``_recorder_setup``, ``_state`` and ``_log`` (which import nothing) and the
-standard library's ``_thread`` and ``contextvars``.
+standard library's ``_thread`` and ``_contextvars``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from __future__ import annotations
 import _thread
 import os
 import sys
-from contextvars import ContextVar
+from _contextvars import ContextVar  # not ``contextvars``: the same class, one import less
 from time import time_ns
 
 from . import _log
@@ -103,6 +103,10 @@ class Status:
 
 def _code_value(code: Any) -> int:
     return int(getattr(code, "value", -1))
+
+
+#: ``set_status("ERROR")``: a code by name (what ``_httpx``'s kit spans are given).
+_CODES_BY_NAME = {"UNSET": StatusCode.UNSET, "OK": StatusCode.OK, "ERROR": StatusCode.ERROR}
 
 
 UNSET_STATUS = Status()
@@ -719,6 +723,8 @@ class Span:
         with self._lock:
             if self._end_time is not None or _code_value(self._status.status_code) == 1:
                 return
+            if type(status) is str:
+                status = _CODES_BY_NAME.get(status, StatusCode.UNSET)
             code = getattr(status, "status_code", None)
             if code is not None:  # a Status (the API's or ours)
                 if _code_value(code) > 0:

@@ -10,9 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import test_handoff
 
 from lazyotel import _doctor
 from lazyotel._doctor import assert_no_imports, check_imports, match_rule, parse_importtime
+from lazyotel._receiver import refused_endpoint
+
+spool = test_handoff.spool
 
 APPS = Path(__file__).resolve().parent / "apps" / "doctor"
 EAGER = str(APPS / "eager.py")
@@ -392,3 +396,52 @@ def test_a_pycache_prefix_of_the_users_own_is_kept(env: dict[str, str], tmp_path
     report = check_imports([PYTHON, "-c", code], env={**env, "PYTHONPYCACHEPREFIX": str(tmp_path)})
     assert report.stdout == f"{tmp_path}\n"
     assert report.pycache_prefix is None
+
+
+# -- which recorder a run used --------------------------------------------------------------------
+
+RECORDED = """
+import lazyotel
+
+lazyotel.bootstrap("doctor-cli")
+
+@lazyotel.trace_command
+def main():
+    {body}
+
+main()
+"""
+
+
+@pytest.mark.parametrize(
+    ("body", "extra", "expected"),
+    [
+        ("pass", {}, "lazyotel's recorder, without OpenTelemetry"),
+        ("import opentelemetry.trace", {}, "lazyotel's recorder, on the OpenTelemetry API"),
+        ("pass", {"OTEL_PYTHON_ID_GENERATOR": "random"}, "the OpenTelemetry SDK, in the command"),
+        ("pass", {"LAZYOTEL_MODE": "off"}, "none: no span was recorded"),
+    ],
+)
+def test_the_doctor_says_which_recorder_recorded_the_run(
+    env: dict[str, str], spool: Path, body: str, extra: dict[str, str], expected: str
+) -> None:
+    env = {
+        **env,
+        "LAZYOTEL_DELIVERY": "handoff",
+        "LAZYOTEL_SPOOL_DIR": str(spool),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": refused_endpoint(),
+        **extra,
+    }
+    code = RECORDED.format(body=body)
+    result = doctor("--no-default-forbid", "--", PYTHON, "-c", code, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("recorder ")]
+    assert line.startswith(f"recorder {expected}"), result.stdout
+    report = json.loads(doctor("--json", "--no-default-forbid", "--", PYTHON, "-c", code, env=env).stdout)
+    assert report["recorder"].startswith(expected)
+
+
+def test_the_doctor_reports_no_recorder_for_a_command_without_lazyotel(env: dict[str, str]) -> None:
+    result = doctor("--json", "--", PYTHON, "-c", "import os", env=env)
+    assert json.loads(result.stdout)["recorder"] is None
+    assert "recorder" not in doctor("--", PYTHON, "-c", "import os", env=env).stdout
