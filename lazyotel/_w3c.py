@@ -8,12 +8,13 @@ purpose, where they differ from a plain reading of the W3C text:
 
 - ``traceparent``: spaces and tabs around the value are ignored, and so is one final ``\\n``
   (the API's ``$``); hex must be lower case; version ``ff`` is invalid; version ``00`` takes
-  nothing after the flags (not even ``-``), a later version anything after a ``-``; all eight
-  flag bits are kept.
+  nothing after the flags (not even ``-``), a later version anything on the line after a
+  ``-``; all eight flag bits are kept.
 - ``tracestate``: one member that is not ``key=value`` by the W3C grammar, or a key seen twice,
-  drops the whole header (not just the member); more than 32 members drop them all (the W3C
-  text says to truncate); so does a header longer than 8192 characters. Empty members and
-  spaces or tabs around members are ignored. The traceparent stands either way.
+  drops the whole header (not just the member); so do more than 32 members, and a header
+  longer than 8192 characters, padding included. Empty members and spaces or tabs around
+  members are ignored, other white space is not: ``"a=1\\n"`` is dropped (a traceparent keeps
+  its final newline). The traceparent stands either way.
 
 A leaf: imports nothing.
 """

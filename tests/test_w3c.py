@@ -250,6 +250,12 @@ SURPRISES = {
     ),
     "8192 characters are kept": (VALID, "a=1" + " " * 8189, (int(TRACE, 16), int(SPAN, 16), 1, [("a", "1")])),
     "8193 characters drop it": (VALID, "a=1" + " " * 8190, (int(TRACE, 16), int(SPAN, 16), 1, None)),
+    "a final newline drops the tracestate (not the traceparent)": (
+        f"{VALID}\n",
+        "a=1\n",
+        (int(TRACE, 16), int(SPAN, 16), 1, None),
+    ),
+    "a space before = drops the tracestate": (VALID, "k =v", (int(TRACE, 16), int(SPAN, 16), 1, None)),
     "a bad traceparent drops a good tracestate": (VALID[:-1], "a=1", None),
 }
 
