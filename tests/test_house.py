@@ -54,6 +54,7 @@ FLOORS = {
     "lazyotel._receiver": LEAVES,
     "lazyotel._tree": LEAVES,
     "lazyotel._version": LEAVES,
+    "lazyotel._w3c": LEAVES,
 }
 
 NAMES = {FACE: "face", TESTS: "tools for users' tests", COMMANDS: "command spans", HUB: "the hub"}
