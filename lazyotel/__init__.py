@@ -1,8 +1,10 @@
 """OpenTelemetry tracing for command-line tools, at no start-up cost and safe in test suites.
 
 ``import lazyotel``, ``lazyotel.bootstrap(...)``, decorating commands and
-``lazyotel.get_tracer(...)`` import nothing from OpenTelemetry: the SDK is imported and the
-provider built on the first span that is really made. See ``lazyotel.bootstrap``.
+``lazyotel.get_tracer(...)`` import nothing from OpenTelemetry; tracing starts on the first span
+that is really made. In hand-off delivery lazyotel's own recorder records, without importing
+OpenTelemetry until something else does (the detached shipper imports the SDK); otherwise the
+SDK is imported then. See ``lazyotel.bootstrap``.
 
 lazyotel speaks on the ``lazyotel`` logger: at most one warning per run, never a credential.
 ``LAZYOTEL_LOG=debug`` in the environment shows the details it logs at debug level.
@@ -14,11 +16,13 @@ tests/test_house.py, where a new module gets its floor):
     tools for users' tests  testing                         (the hub's functions only)
     command spans           _app > _decorator > _command > _capture, _outcome, _values; _tracer
     the hub                 _provider: the trace-or-not decision, activation, exit, state it owns
-    pipelines               _record; _sdk > _exporters; _follow _instrument _envcontext _globals _noop
+    pipelines               _record > _lite (no OpenTelemetry), _recorder (on its API);
+                            _sdk > _exporters; _follow _instrument _envcontext _globals _noop
+                            _httpx; _handoff > _spool, _otlpjson; _ship
                             (imported by the hub on demand; never import it)
     leaves                  _config (the settings table), _redact (which names hide their
                             values), _state, _log, _bounded, _endpoint, _doctor, _receiver,
-                            _tree, _version
+                            _tree, _version, _hook (post-import hook), _jsonenc, _w3c
 """
 
 from __future__ import annotations
