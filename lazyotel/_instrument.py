@@ -21,7 +21,7 @@ from . import _config, _hook, _log
 from ._log import describe
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
 GROUP = "opentelemetry_instrumentor"
 _DIST = "opentelemetry-instrumentation-"  # the contrib naming convention
@@ -38,13 +38,19 @@ _applied: dict[str, Any] = {}  # name -> instrumentor lazyotel applied (None: be
 _watch: dict[str, list[tuple[str, int]]] = {}  # module -> [(name, generation)] to apply on import
 _ours: list[weakref.ref[Any]] = []  # the wrappers our instrumentations installed
 _finder: _hook.Finder | None = None
+_light: Callable[[str], Any] | None = None  # arm(light=...): lazyotel's own instrumentors
 
 
-def arm(names: Iterable[str]) -> None:
+def arm(names: Iterable[str], light: Callable[[str], Any] | None = None) -> None:
     """Instrument the named libraries now if imported, else once they are imported.
 
-    Idempotent and thread-safe; never raises (a problem is at most one warning).
+    ``light(name)``: lazyotel's own instrumentor for ``name`` (an object with the contrib
+    instrumentors' ``instrument``, ``uninstrument`` and ``is_instrumented_by_opentelemetry``)
+    or None; asked first when a library is instrumented. Idempotent and thread-safe; never
+    raises (a problem is at most one warning).
     """
+    global _light
+    _light = light
     try:
         _arm(tuple(dict.fromkeys(names)))
     except Exception as exc:  # noqa: BLE001 - contract: telemetry never breaks the command
@@ -130,11 +136,14 @@ def _apply(name: str, generation: int) -> None:
         _applied[name] = None  # claimed
     instrumentor = None
     try:
-        found = _entry_point(name)
-        if found is None:
+        light = _light
+        candidate = light(name) if light is not None else None
+        found = None if candidate is not None else _entry_point(name)
+        if candidate is None and found is None:
             _log.warn_once("no OpenTelemetry instrumentor is installed for %r", name)
         else:
-            candidate = found[0].load()()
+            if candidate is None and found is not None:
+                candidate = found[0].load()()
             if candidate.is_instrumented_by_opentelemetry:
                 _log.debug("%r is instrumented already, not by lazyotel; leaving it", name)
             else:
@@ -168,6 +177,8 @@ def _seats(name: str) -> list[tuple[Any, str, Any]]:
 
 
 def _is_wrapper(value: object) -> bool:
+    if getattr(value, "_lazyotel_httpx", None) is not None:  # _httpx's own wrappers
+        return True
     wrapt = sys.modules.get("wrapt")
     proxy = getattr(wrapt, "BaseObjectProxy", None) or getattr(wrapt, "ObjectProxy", None)  # 2.x / 1.x
     return proxy is not None and isinstance(value, proxy)

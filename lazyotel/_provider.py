@@ -184,7 +184,13 @@ def arm_instrumentations() -> None:
     if SETTINGS.instrument:
         from . import _instrument
 
-        _instrument.arm(SETTINGS.instrument)
+        light = None
+        if "lazyotel._record" in sys.modules:
+            from . import _record
+
+            if _record.owns(RUNTIME):  # lazyotel's recorder records: its own httpx spans serve
+                light = _record.light_instrumentor
+        _instrument.arm(SETTINGS.instrument, light=light)
 
 
 def _timeout(timeout: float | None) -> float:

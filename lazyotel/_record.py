@@ -167,6 +167,126 @@ def promote(_module: str = _API) -> bool:
         _Promotion.lock.release()
 
 
+# -- lazyotel's own httpx instrumentation, for the runs the recorder records ---------------------
+
+
+def light_instrumentor(name: str) -> Any:
+    """lazyotel's own instrumentor for ``name`` where it makes the contrib's spans (httpx, in the
+    environments ``_httpx.supported_reason`` accepts), else None (the contrib's serves)."""
+    httpx = sys.modules.get("httpx")
+    if name != "httpx" or httpx is None:
+        return None
+    from . import _httpx
+
+    reason = _httpx.supported_reason(os.environ, getattr(httpx, "__version__", None))
+    if reason is not None:
+        _log.debug("httpx requests are traced by opentelemetry-instrumentation-httpx: %s", reason)
+        return None
+    return _LightHttpx(httpx)
+
+
+class _LightHttpx:
+    """``_httpx`` as ``_instrument`` applies a contrib instrumentor."""
+
+    def __init__(self, httpx: Any) -> None:
+        self._httpx = httpx
+
+    @property
+    def is_instrumented_by_opentelemetry(self) -> bool:
+        from . import _httpx
+
+        seat = self._httpx.HTTPTransport.__dict__.get("handle_request")
+        return getattr(seat, "_lazyotel_httpx", None) is not None or _httpx._contrib_wrapped(seat)
+
+    def instrument(self) -> None:
+        from . import _httpx
+
+        _httpx.instrument(self._httpx, LiteKit())
+
+    def uninstrument(self) -> None:
+        from . import _httpx
+
+        _httpx.uninstrument(self._httpx)
+
+
+_STANDARD_PROPAGATORS = frozenset(("tracecontext", "baggage"))
+
+
+class LiteKit:
+    """``_httpx``'s kit where lazyotel's recorder records: ``_lite``'s spans and W3C headers while
+    ``_lite`` records and nothing else uses OpenTelemetry's context; the API's kit otherwise
+    (which imports the API: the run is promoted)."""
+
+    def __init__(self) -> None:
+        from . import _httpx
+
+        self._scope = (
+            _httpx.SCOPE_NAME,
+            _httpx.SCOPE_VERSION,
+            _httpx.schema_url(_httpx.semconv_mode(os.environ)),
+        )
+        self._pair: tuple[Any, Any] = (None, None)
+        self._api_kit: Any = None
+        names = os.environ.get("OTEL_PROPAGATORS")
+        chosen = (
+            {part.strip().lower() for part in names.split(",")} if names is not None else {"tracecontext"}
+        )
+        # Others (b3, jaeger, none...) are the API's: its propagators are loaded by entry point.
+        self._w3c = "tracecontext" in chosen and chosen <= _STANDARD_PROPAGATORS
+
+    def _tracer(self) -> Any:
+        """``_lite``'s tracer for the instrumentor's scope, or None where the API's kit serves."""
+        own = _state.RUNTIME.own
+        if type(own) is not _lite.Provider or not self._w3c or "opentelemetry.context" in sys.modules:
+            return None
+        pair = self._pair
+        if pair[0] is not own:
+            pair = self._pair = (own, own.get_tracer(*self._scope))
+        return pair[1]
+
+    def _api(self) -> Any:
+        if self._api_kit is None:
+            from . import _httpx
+
+            self._api_kit = _httpx.ApiKit()
+        return self._api_kit
+
+    def start_client_span(self, name: str, attributes: dict[str, Any]) -> tuple[Any, object]:
+        tracer = self._tracer()
+        if tracer is None:
+            return self._api().start_client_span(name, attributes)  # type: ignore[no-any-return]
+        span = tracer.start_span(name, kind=_lite.SpanKind.CLIENT, attributes=attributes)
+        return span, _lite.attach(span)
+
+    def end_span(self, span: Any, token: object) -> None:
+        if type(token) is not _lite.Frame:
+            self._api().end_span(span, token)
+            return
+        try:
+            _lite.detach(token)
+        finally:
+            span.end()
+
+    def inject(self, headers: Any) -> None:
+        if self._tracer() is None:
+            self._api().inject(headers)
+            return
+        span = _lite.current_span()
+        context = None if span is None else span.context
+        if context is None or not context.is_valid:
+            return
+        from . import _w3c
+
+        headers["traceparent"] = _w3c.format_traceparent(
+            context.trace_id, context.span_id, int(context.trace_flags)
+        )
+        if context.trace_state:
+            headers["tracestate"] = _w3c.format_tracestate(context.trace_state.items())
+
+    def suppressed(self) -> bool:
+        return False if self._tracer() is not None else bool(self._api().suppressed())
+
+
 def owns(runtime: Runtime) -> bool:
     """Whether the running pipeline is the recorder's (``_lite``'s or on the API)."""
     return isinstance(runtime.switch, RecorderSwitch)
