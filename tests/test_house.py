@@ -41,6 +41,7 @@ FLOORS = {
     "lazyotel._spool": PIPELINES,
     "lazyotel._otlpjson": PIPELINES,
     "lazyotel._recorder_setup": PIPELINES,
+    "lazyotel._httpx": PIPELINES,
     "lazyotel._config": LEAVES,
     "lazyotel._redact": LEAVES,
     "lazyotel._state": LEAVES,
