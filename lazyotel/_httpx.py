@@ -446,9 +446,9 @@ class ApiKit:
         span = self._tracer.start_span(name, kind=self._client, attributes=attributes)
         return _ApiSpan(span), self._attach(self._set_span_in_context(span))
 
-    def end_span(self, span: _ApiSpan, token: object) -> None:
+    def end_span(self, span: _ApiSpan, token: Any) -> None:
         try:
-            self._detach(token)  # type: ignore[arg-type]
+            self._detach(token)
         finally:
             span.span.end()
 
