@@ -46,11 +46,12 @@ ROUNDS = 10
 INSTRUMENTATIONS = ("none", "contrib", "lite")
 SETTINGS = ("API only", "recorder")
 
-# The child: argv: instrumentation, setting, url. Prints the number of client spans recorded.
+# The child: argv: instrumentation, setting, url[, requests]. Prints the number of spans recorded.
 CHILD = r"""
 import sys
 
 instrumentation, setting, url = sys.argv[1:4]
+requests = int(sys.argv[4]) if len(sys.argv) > 4 else 1
 import httpx
 from opentelemetry import trace
 
@@ -70,7 +71,8 @@ elif instrumentation == "lite":
     _httpx.instrument(httpx, _httpx.ApiKit())
 with trace.get_tracer("bench").start_as_current_span("cli.command"):
     with httpx.Client() as client:
-        client.get(url).raise_for_status()
+        for _ in range(requests):
+            client.get(url).raise_for_status()
 print(len(spans))
 """
 
@@ -101,8 +103,8 @@ class _Server:
         self._httpd.server_close()
 
 
-def _argv(instrumentation: str, setting: str, url: str) -> list[str]:
-    return [PYTHON, "-c", CHILD, instrumentation, setting, url]
+def _argv(instrumentation: str, setting: str, url: str, requests: int = 1) -> list[str]:
+    return [PYTHON, "-c", CHILD, instrumentation, setting, url, str(requests)]
 
 
 def _checker(server: _Server, instrumentation: str, setting: str) -> Any:
@@ -161,9 +163,32 @@ def main(rounds: int = ROUNDS, callgrind: bool | None = None) -> list[dict[str, 
                 else:
                     row["ratio"] = wall[name] / wall["none"]
                 rows.append(row)
+        if callgrind:
+            rows.extend(_per_request(server, env))
     finally:
         server.close()
     return rows
+
+
+def _per_request(server: _Server, env: dict[str, str], more: int = 20) -> list[dict[str, object]]:
+    """Instructions per traced request, recorder setting: (process with 1 + ``more`` GETs -
+    the process with 1) / ``more``, for each instrumentation."""
+    extra = {}
+    for name in INSTRUMENTATIONS:
+        one = callgrind_instructions(_argv(name, "recorder", server.url), env)
+        many = callgrind_instructions(_argv(name, "recorder", server.url, 1 + more), env)
+        extra[name] = (many - one) / more
+    return [
+        {
+            "benchmark": "recorder: instructions per GET (keep-alive client)",
+            "a": f"{name} {extra[name] / 1e3:,.0f}K",
+            "b": f"none {extra['none'] / 1e3:,.0f}K",
+            "ratio": extra[name] / extra["none"],
+            "goal": "",
+            "detail": f"(process with {1 + more} GETs - with 1) / {more}",
+        }
+        for name in ("contrib", "lite")
+    ]
 
 
 if __name__ == "__main__":
