@@ -4,10 +4,14 @@
 the instrumentor base with ``packaging`` and ``importlib.metadata``, the semantic-convention
 tables): +17 % on a typical CLI. This module patches the same two methods the instrumentor wraps,
 ``httpx.HTTPTransport.handle_request`` and ``httpx.AsyncHTTPTransport.handle_async_request``, with
-plain functions, and makes the same CLIENT span per request (name, attributes, status, exception
-event, scope) under the environments ``supported_reason`` accepts: the instrumentor's defaults, no
-hooks, no arguments. Elsewhere use the instrumentor. It records no metrics: the instrumentor's
-duration histograms go to the global meter provider, which lazyotel never sets.
+plain functions, and makes the same CLIENT span per request (name, attributes in the same order,
+status, exception event, scope) and the same propagation headers as ``instrument()`` with no
+arguments (no hooks, the global providers), under every variable that instrumentor reads:
+``OTEL_SEMCONV_STABILITY_OPT_IN`` (default, ``http``, ``http/dup``), the excluded URLs, header
+capture and sanitizing, ``OTEL_PYTHON_INSTRUMENTATION_HTTP_CAPTURE_ALL_METHODS``.
+``supported_reason`` says when it cannot (patterns that are not regular expressions, httpx before
+0.20); use the instrumentor then. It records no metrics: the instrumentor's duration histograms go
+to the global meter provider, which lazyotel never sets.
 
 Everything OpenTelemetry-related goes through a *kit* (``Kit`` below): ``ApiKit`` implements it
 with the OpenTelemetry API; lazyotel's recorder brings one that needs no OpenTelemetry import.
@@ -66,10 +70,9 @@ _SCHEMA_URLS = {
     HTTP: "https://opentelemetry.io/schemas/1.21.0",
     HTTP_DUP: "https://opentelemetry.io/schemas/1.21.0",
 }
-_CAPTURE_HEADERS = (
-    "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST",
-    "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_RESPONSE",
-)
+_CAPTURE_REQUEST = "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST"
+_CAPTURE_RESPONSE = "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_RESPONSE"
+_SANITIZE = "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS"
 _CAPTURE_ALL_METHODS = "OTEL_PYTHON_INSTRUMENTATION_HTTP_CAPTURE_ALL_METHODS"
 _METHODS = frozenset(
     ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY")
@@ -109,20 +112,27 @@ def _excluded_urls(environ: Mapping[str, str]) -> list[str]:
     return [part.strip() for part in raw.split(",")] if raw else []
 
 
+def _header_patterns(environ: Mapping[str, str], name: str) -> list[str]:
+    """The instrumentor's header patterns from ``name`` (``get_custom_headers``)."""
+    raw = environ.get(name)
+    return [part.strip() for part in raw.split(",")] if raw else []
+
+
 def supported_reason(environ: Mapping[str, str], httpx_version: str | None = None) -> str | None:
     """None when ``instrument`` makes the spans the instrumentor's defaults would make under
     ``environ`` (and httpx ``httpx_version``, when given); otherwise why not, in a few words."""
-    for name in _CAPTURE_HEADERS:
-        if environ.get(name):
-            return f"{name} is set (header capture)"
-    patterns = _excluded_urls(environ)
-    if patterns:
-        import re
+    checks = [("OTEL_PYTHON_HTTPX_EXCLUDED_URLS / OTEL_PYTHON_EXCLUDED_URLS", _excluded_urls(environ))]
+    for name in (_CAPTURE_REQUEST, _CAPTURE_RESPONSE, _SANITIZE):
+        checks.append((name, _header_patterns(environ, name)))
+    for name, patterns in checks:
+        if patterns:
+            import re
 
-        try:
-            re.compile("|".join(patterns))
-        except re.error:
-            return "the excluded-URL patterns are not a valid regular expression"
+            try:
+                re.compile("|".join(patterns))
+            except re.error:
+                # The instrumentor raises at instrument() or (headers) in every request.
+                return f"{name} is not a valid regular expression"
     if httpx_version is not None:
         try:
             major, minor = (int(part) for part in httpx_version.split(".")[:2])
@@ -168,6 +178,14 @@ def _redact_url(url: str) -> str:
         return url
 
 
+def _compile_headers(patterns: list[str]) -> Any:
+    if not patterns:
+        return None
+    import re
+
+    return re.compile("|".join(patterns), re.IGNORECASE)
+
+
 def _fault(exc: BaseException) -> None:
     from . import _log
 
@@ -191,6 +209,26 @@ class _Tracing:
             import re
 
             self.excluded = re.compile("|".join(patterns))
+        self.request_headers = _compile_headers(_header_patterns(environ, _CAPTURE_REQUEST))
+        self.response_headers = _compile_headers(_header_patterns(environ, _CAPTURE_RESPONSE))
+        self.sensitive = _compile_headers(_header_patterns(environ, _SANITIZE))
+
+    def header_attributes(self, headers: Any, pattern: Any, prefix: str) -> dict[str, list[str]]:
+        """``opentelemetry.util.http.get_custom_header_attributes`` on httpx headers: the
+        headers ``pattern`` matches in full, values split at commas, sensitive ones hidden."""
+        values: dict[str, list[str]] = {}
+        if pattern is None:
+            return values
+        normalized: dict[str, list[str]] = {}
+        for key in headers.keys():  # noqa: SIM118 - httpx's keys(), as the instrumentor calls it
+            normalized.setdefault(key.lower(), []).extend(headers.get_list(key, split_commas=True))
+        sensitive = self.sensitive
+        for name, found in normalized.items():
+            if pattern.fullmatch(name):
+                hidden = sensitive is not None and sensitive.search(name)
+                key = prefix + name.lower().replace("-", "_")
+                values[key] = ["[REDACTED]"] * len(found) if hidden else found
+        return values
 
     def begin(self, request: Any) -> tuple[KitSpan, object] | None:
         """The request's span, started and current, its headers injected; None: untraced."""
@@ -201,7 +239,7 @@ class _Tracing:
         full = str(url)
         if self.excluded is not None and self.excluded.search(full):
             return None
-        name, attributes = self.request_attributes(request.method, url, full)
+        name, attributes = self.request_attributes(request.method, url, full, request.headers)
         span, token = kit.start_client_span(name, attributes)
         try:
             # As the instrumentor does: inject into a copy, then give the request the copy.
@@ -213,8 +251,11 @@ class _Tracing:
             raise
         return span, token
 
-    def request_attributes(self, method: str, url: Any, full: str) -> tuple[str, dict[str, Any]]:
-        """The span's name and start attributes, as the instrumentor computes them."""
+    def request_attributes(
+        self, method: str, url: Any, full: str, headers: Any
+    ) -> tuple[str, dict[str, Any]]:
+        """The span's name and start attributes, as the instrumentor computes them: ``full``
+        is ``str(url)``, ``headers`` the request's headers before injection."""
         name = _sanitize_method(method.strip())
         if name == "_OTHER":
             name = "HTTP"
@@ -234,6 +275,8 @@ class _Tracing:
                 attributes["http.url"] = full
             if self.new:
                 attributes["url.full"] = full
+        if self.request_headers is not None:
+            attributes.update(self.header_attributes(headers, self.request_headers, "http.request.header."))
         if self.new:
             self.peer_attributes(attributes, url)
         return name, attributes
@@ -258,14 +301,17 @@ class _Tracing:
             return
         code = response.status_code
         error = isinstance(code, int) and (code < 100 or code >= 400)
-        if self.old:
-            span.set_attribute("http.status_code", code)
-        if self.new:
-            span.set_attribute("http.response.status_code", code)
-            if error:
-                span.set_attribute("error.type", str(code))
+        self.status_attributes(span, code, error)
         if error:
             span.set_status("ERROR", None)
+        if self.response_headers is not None:
+            prefix = "http.response.header."
+            captured = self.header_attributes(response.headers, self.response_headers, prefix)
+            if captured:
+                span.set_attributes(captured)
+                # The instrumentor sets the status attributes twice, around the headers; the
+                # SDK moves a key set again to the end (its order decides what a full span drops).
+                self.status_attributes(span, code, error)
         if self.new:
             version = response.http_version
             version = version.replace("HTTP/", "") if version else version
@@ -273,6 +319,14 @@ class _Tracing:
                 if self.old:
                     span.set_attribute("http.flavor", version)
                 span.set_attribute("network.protocol.version", version)
+
+    def status_attributes(self, span: KitSpan, code: Any, error: bool) -> None:
+        if self.old:
+            span.set_attribute("http.status_code", code)
+        if self.new:
+            span.set_attribute("http.response.status_code", code)
+            if error:
+                span.set_attribute("error.type", str(code))
 
     def finish(self, started: tuple[KitSpan, object], response: Any) -> None:
         span, token = started
