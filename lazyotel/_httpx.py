@@ -385,6 +385,9 @@ def instrument(httpx_module: Any, kit: Kit) -> None:
     async_type = httpx_module.AsyncHTTPTransport
     sync_original = sync_type.__dict__.get("handle_request")
     async_original = async_type.__dict__.get("handle_async_request")
+    if sync_original is None or async_original is None:
+        msg = f"httpx {getattr(httpx_module, '__version__', '?')}: its transports define no handle_request"
+        raise TypeError(msg)
     for method in (sync_original, async_original):
         if getattr(method, _MARK, None) is not None or _contrib_wrapped(method):
             return
