@@ -44,6 +44,7 @@ FLOORS = {
     "lazyotel._lite": PIPELINES,
     "lazyotel._hook": LEAVES,
     "lazyotel._jsonenc": LEAVES,
+    "lazyotel._httpx": PIPELINES,
     "lazyotel._config": LEAVES,
     "lazyotel._redact": LEAVES,
     "lazyotel._state": LEAVES,
