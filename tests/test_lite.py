@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 import test_handoff
 import test_recorder_diff as diff
-from _child import lazyotel_warnings, run_child
+from _child import Child, lazyotel_warnings, run_child
+from _http import HeaderServer
 from hypothesis import given
 from hypothesis import strategies as st
 from opentelemetry import trace as trace_api
@@ -426,3 +427,78 @@ with lazyotel.get_tracer("lite.test").start_as_current_span("odd") as span:
     assert span.attributes.get("mixed") == (list(kept["mixed"]) if "mixed" in kept else None)
     assert span.attributes["ints"] == [1, 2]
     assert span.attributes["plain"] == "text"
+
+
+# -- httpx: lazyotel's own spans while the recorder records ------------------------------------------
+
+HTTPX_CLI = (
+    CHECK
+    + """
+import sys
+import httpx
+import lazyotel
+
+lazyotel.bootstrap("lite-cli", instrument=["httpx"])
+
+@lazyotel.trace_command
+def main(url):
+    with httpx.Client() as client:
+        print(client.get(url).status_code, client.get(url.rsplit("/", 1)[0] + "/fail").status_code)
+
+main(sys.argv[1])
+"""
+)
+
+
+def _received(env: dict[str, str], delivery: str, server: HeaderServer) -> tuple[Child, list[Any]]:
+    env = {**env, "LAZYOTEL_DELIVERY": delivery}
+    with OTLPReceiver() as receiver:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint
+        child = run_child(HTTPX_CLI, env, server.url, level=None)
+        assert child.returncode == 0, child.stderr
+        if delivery == "handoff":
+            assert ship_wait(env).returncode == 0
+        return child, receiver.wait_for(3, timeout=30)
+
+
+def test_httpx_requests_are_traced_without_opentelemetry_as_the_contrib_traces_them(
+    env: dict[str, str],
+) -> None:
+    """Hand-off (``_lite`` + ``_httpx``) against inline (the SDK + opentelemetry-instrumentation-httpx),
+    field by field at the receiver, and the headers the server received."""
+    server = HeaderServer()
+    try:
+        ours, lite_spans = _received(env, "handoff", server)
+        lite_headers, server.received[:] = list(server.received), []
+        theirs, sdk_spans = _received(env, "inline", server)
+        sdk_headers = list(server.received)
+    finally:
+        server.close()
+    assert ours.stdout == theirs.stdout == "200 500\n"
+    # httpx imports logging and json itself; nothing of OpenTelemetry, no wrapt.
+    assert [
+        m for m in _modules(ours.stderr) if m not in ("logging", "json") and not m.startswith("json.")
+    ] == []
+    assert "opentelemetry.instrumentation.httpx" in _modules(theirs.stderr)
+
+    def shape(spans: list[Any], headers: list[dict[str, str]]) -> list[Any]:
+        by_id = {span.span_id: span for span in spans}
+        out = []
+        for span in sorted(spans, key=lambda s: s.start_ns):
+            parent = by_id.get(span.parent_span_id) if span.parent_span_id else None
+            if span.kind == "CLIENT":  # ports and the server's address differ run to run
+                attributes: Any = {
+                    k: v.replace(server.base, "<server>") if isinstance(v, str) else v
+                    for k, v in span.attributes.items()
+                    if k not in ("net.peer.port", "server.port")
+                }
+            else:  # the command span: process.pid and the like differ run to run
+                attributes = sorted(span.attributes)
+            fields = (span.name, span.kind, span.scope, span.status_code, span.status_message)
+            out.append((*fields, attributes, parent.name if parent else None))
+        for span, sent in zip([s for s in spans if s.kind == "CLIENT"], headers):
+            assert sent["traceparent"].split("-")[1:3] == [span.trace_id, span.span_id]
+        return out
+
+    assert shape(lite_spans, lite_headers) == shape(sdk_spans, sdk_headers)
+    assert [s.kind for s in lite_spans].count("CLIENT") == 2
