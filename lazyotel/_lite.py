@@ -651,6 +651,7 @@ class Span:
                     and clean is not _NOT_PLAIN
                     and (maximum is None or key in attributes or len(attributes) < maximum)
                 ):
+                    attributes.pop(key, None)  # a key set again moves to the end, as the API's does
                     attributes[key] = clean
                     return
                 attributes = self._attributes = _widen(attributes, maximum, length)
@@ -671,7 +672,9 @@ class Span:
                 if type(updates) is dict and (
                     maximum is None or len(current.keys() | updates.keys()) <= maximum
                 ):
-                    current.update(updates)
+                    for key, value in updates.items():
+                        current.pop(key, None)  # a key set again moves to the end, as the API's does
+                        current[key] = value
                     return
                 current = self._attributes = _widen(current, maximum, length)
             current._set_items(attributes)

@@ -173,6 +173,15 @@ def test_the_differential_test_sees_a_wrong_attribute() -> None:
     assert ours != sdk
 
 
+def test_an_attribute_set_again_moves_to_the_end_as_the_apis_do() -> None:
+    one = diff.plain_node("one", ops=[("attr", "k", 1), ("attr", "j", 2), ("attr", "k", 3)])
+    many = diff.plain_node("many", ops=[("attrs", {"k": 1, "j": 2}), ("attrs", {"x": 3, "k": 4})])
+    ours, sdk = run_both([one, many], seed=1, sampler=("parentbased_always_on", None))
+    assert ours == sdk
+    spans = ours[0][0]["scopeSpans"][0]["spans"]
+    assert [[item["key"] for item in span["attributes"]] for span in spans] == [["j", "k"], ["j", "x", "k"]]
+
+
 def test_thirty_two_threads_record_whole_spans() -> None:
     recorded: list[Any] = []
     lock = threading.Lock()
