@@ -10,7 +10,8 @@ command imports no SDK); ``handoff, SDK`` (``OTEL_PYTHON_ID_GENERATOR=random`` s
 SDK: what hand-off cost before the recorder). Apps: the ktrade example with one HTTP request
 (``data load``) and without (``models backtest``), and a minimal typer app whose command makes
 three child spans with ``lazyotel.get_tracer``. Goals (issue 13): ktrade <= 1.03x off, the
-typer app <= 1.05x off.
+typer app <= 1.05x off (stretch: 1.01x, no OpenTelemetry module imported); peak memory <= 1.05x
+off (``/usr/bin/time -v``, medians).
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ from _harness import (  # after the path set-up, so the script runs from anywher
     callgrind_instructions,
     clean_env,
     interleave,
+    median,
     median_seconds,
     ms,
+    peak_rss_mib,
     print_table,
 )
 from bench_handoff import SPOOL, _env, _ok_or_usage_error, _quiet_shippers
@@ -90,6 +93,13 @@ def _compare(
         msg = f"spans left in the spool after {title}: not delivered"
         raise RuntimeError(msg)
     wall = {name: median_seconds(runs[name]) for name in variants}
+    peaks: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(rounds):  # interleaved, as the timed runs
+        for name, variant in variants.items():
+            found = peak_rss_mib(variant)
+            if found is not None:
+                peaks[name].append(found)
+    _quiet_shippers()
     counts: dict[str, int] = {}
     if callgrind:
         for name, variant in variants.items():
@@ -115,6 +125,17 @@ def _compare(
                 }
             )
         rows.append(row)
+        if peaks[name] and peaks["off"]:
+            ours, off = median(peaks[name]), median(peaks["off"])
+            rows.append(
+                {
+                    "benchmark": f"{title}: {name} vs off, peak memory",
+                    "a": f"{ours:.1f} MiB",
+                    "b": f"{off:.1f} MiB",
+                    "ratio": round(ours / off, 3),
+                    "detail": f"median peak RSS of {rounds} runs each (/usr/bin/time -v)",
+                }
+            )
     return rows
 
 
