@@ -172,5 +172,5 @@ def print_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str] | N
 
 def _cell(value: object) -> str:
     if isinstance(value, float):
-        return f"{value:.2f}"
+        return f"{value:.3f}"  # goals of a few percent need the third decimal
     return str(value)

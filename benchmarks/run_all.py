@@ -65,7 +65,7 @@ def normalise(source: str, row: dict[str, object]) -> dict[str, str]:
     rest = [f"{k}={v}" for k, v in row.items() if k not in used]
     detail = "; ".join(part for part in (str(row.get("detail", "")), *rest) if part)
     ratio = (
-        f"{value:.2f}x" if key == "ratio" and isinstance(value, (int, float)) else f"{value} {unit}".strip()
+        f"{value:.3f}x" if key == "ratio" and isinstance(value, (int, float)) else f"{value} {unit}".strip()
     )
     return {
         "benchmark": f"{short}: {name}" if name and "benchmark" not in row else name or short,
