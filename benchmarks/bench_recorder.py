@@ -52,6 +52,12 @@ SPANS = 2000
 PROVIDERS = """
 import sys
 def build(kind, sink):
+    if kind == "lite":
+        from lazyotel import _lite
+        return _lite.Provider(
+            lambda span, parent: None, sink.append,
+            resource=_lite.build_resource({"service.name": "bench"}, version="0"),
+        )
     if kind == "recorder":
         from lazyotel import _recorder
         return _recorder.RecordingProvider(
@@ -79,7 +85,7 @@ PER_SPAN_WALL = (
     + """
 import json, statistics, time
 rounds, count = int(sys.argv[1]), int(sys.argv[2])
-tracers = {kind: build(kind, []).get_tracer("bench") for kind in ("recorder", "sdk")}
+tracers = {kind: build(kind, []).get_tracer("bench") for kind in ("lite", "recorder", "sdk")}
 for tracer in tracers.values():
     work(tracer, 200)  # warm caches
 times = {kind: [] for kind in tracers}
@@ -181,32 +187,35 @@ def per_span(rounds: int, spans: int, callgrind: bool) -> list[dict[str, object]
     import json
 
     wall = json.loads(proc.stdout)
+    names = {"recorder": "recorder (API)", "lite": "recorder (no OpenTelemetry)"}
     rows: list[dict[str, object]] = [
         {
-            "benchmark": "per span, wall",
-            "a": f"recorder {wall['recorder'] * 1e6:.2f} us",
+            "benchmark": f"per span, wall: {names[kind]}",
+            "a": f"{kind} {wall[kind] * 1e6:.2f} us",
             "b": f"SDK {wall['sdk'] * 1e6:.2f} us",
-            "ratio": wall["recorder"] / wall["sdk"],
+            "ratio": wall[kind] / wall["sdk"],
             "goal": "<= 0.5x",
             "detail": f"{rounds} interleaved rounds of {spans} spans, medians",
         }
+        for kind in names
     ]
     if callgrind:
         count = {}
-        for kind in ("recorder", "sdk"):
+        for kind in ("lite", "recorder", "sdk"):
             many = callgrind_instructions([PYTHON, "-c", PER_SPAN_COUNT, kind, str(spans)], env)
             none = callgrind_instructions([PYTHON, "-c", PER_SPAN_COUNT, kind, "0"], env)
             count[kind] = (many - none) / spans
-        rows.append(
+        rows += [
             {
-                "benchmark": "per span, instructions",
-                "a": f"recorder {count['recorder']:,.0f}",
+                "benchmark": f"per span, instructions: {names[kind]}",
+                "a": f"{kind} {count[kind]:,.0f}",
                 "b": f"SDK {count['sdk']:,.0f}",
-                "ratio": count["recorder"] / count["sdk"],
+                "ratio": count[kind] / count["sdk"],
                 "goal": "<= 0.5x",
                 "detail": f"(process with {spans} spans - with 0) / {spans}",
             }
-        )
+            for kind in names
+        ]
     return rows
 
 
