@@ -53,7 +53,7 @@ NOT_RANDOMIZED = ["tests/test_docs.py", "tests/test_example.py", "tests/test_cor
 # Every supported interpreter: what changes between them is the process's life (exit hooks,
 # threads at shutdown, fork), so these tests run on each one, in .venv-py3.X.
 INTERPRETERS = ["3.9", "3.10", "3.11", "3.12", "3.13"]
-MATRIX_PINS = ["opentelemetry-proto>=1.21", "pytest>=7.4", "pytest-xdist>=3"]
+MATRIX_PINS = ["opentelemetry-proto>=1.21", "pytest>=7.4", "pytest-xdist>=3", "hypothesis>=6.80"]
 MATRIX_TESTS = [
     "tests/test_core_exit.py",
     "tests/test_core_export.py",
@@ -62,6 +62,11 @@ MATRIX_TESTS = [
     "tests/test_core_threads.py",
     "tests/test_hardening_process.py",
     "tests/test_plugin.py",
+    # lazyotel's recorder without OpenTelemetry: contextvars, the _json accelerator, the API's
+    # version-dependent rules (attributes, tracestate) and each interpreter's process life.
+    "tests/test_lite.py",
+    "tests/test_jsonenc.py",
+    "tests/test_w3c.py",
 ]
 # Python 3.9 resolves a "middle" OpenTelemetry (1.39-1.41), whose events signal is deprecated:
 # the testing toolkit runs there too, with DeprecationWarnings as errors.

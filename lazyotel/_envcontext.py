@@ -58,8 +58,10 @@ def adopt_parent() -> bool:
     raw = os.environ.get(PARENT_VAR, "").strip()
     if not raw:
         return False
-    if _lite.recording():
+    if _lite.recording() and _lite.ApiTraits.get()[1]:
         return _adopt_lite(raw)
+    # Otherwise the API's propagator decides (importing it promotes a run _lite records):
+    # an opentelemetry-api older than 1.45 reads a tracestate by other rules than _w3c's.
     from opentelemetry import context, trace
     from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 

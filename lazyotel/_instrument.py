@@ -137,21 +137,20 @@ def _apply(name: str, generation: int) -> None:
     instrumentor = None
     try:
         light = _light
-        candidate = light(name) if light is not None else None
-        found = None if candidate is not None else _entry_point(name)
-        if candidate is None and found is None:
+        candidate: Any = light(name) if light is not None else None
+        if candidate is None:
+            found = _entry_point(name)
+            candidate = None if found is None else found[0].load()()
+        if candidate is None:
             _log.warn_once("no OpenTelemetry instrumentor is installed for %r", name)
+        elif candidate.is_instrumented_by_opentelemetry:
+            _log.debug("%r is instrumented already, not by lazyotel; leaving it", name)
         else:
-            if candidate is None and found is not None:
-                candidate = found[0].load()()
+            _strip_orphans(name)
+            candidate.instrument()
             if candidate.is_instrumented_by_opentelemetry:
-                _log.debug("%r is instrumented already, not by lazyotel; leaving it", name)
-            else:
-                _strip_orphans(name)
-                candidate.instrument()
-                if candidate.is_instrumented_by_opentelemetry:
-                    instrumentor = candidate
-                    _remember(name)
+                instrumentor = candidate
+                _remember(name)
     except Exception as exc:  # noqa: BLE001 - a failing hook must never break the user's import
         _log.warn_once("could not instrument %r (%s); the command is not affected", name, describe(exc))
     with _LOCK:

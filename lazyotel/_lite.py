@@ -12,7 +12,8 @@ The moment anything needs OpenTelemetry (user code or an instrumentor imports
 ``opentelemetry.trace``, a span is asked for its API ``SpanContext``), ``_record`` promotes
 the run: lazyotel's recorder (``_recorder``, on the API) takes over new spans, and the spans
 of this module that are open and current in the promoting thread are made OpenTelemetry's
-current spans (:func:`attach_chain`), so what starts under them is their child.
+current spans (:func:`to_api`), so what starts under them is their child; in other threads and
+tasks lazyotel's tracers still find them as parents (:func:`parent_of`).
 
 What the fast paths cannot do exactly (an attribute value the API would clean, a limit
 reached) takes the API's own ``BoundedAttributes`` for that one span: ``opentelemetry.attributes``
@@ -105,7 +106,7 @@ def _code_value(code: Any) -> int:
     return int(getattr(code, "value", -1))
 
 
-#: ``set_status("ERROR")``: a code by name (what ``_httpx``'s kit spans are given).
+#: ``set_status_named("ERROR")``: a code by name (what ``_httpx``'s kit spans are given).
 _CODES_BY_NAME = {"UNSET": StatusCode.UNSET, "OK": StatusCode.OK, "ERROR": StatusCode.ERROR}
 
 
@@ -190,23 +191,45 @@ class SpanContext:
         return f"SpanContext(trace_id=0x{self.trace_id:032x}, span_id=0x{self.span_id:016x})"
 
 
-def random_flag() -> int:
-    """W3C Trace Context level 2's random-trace-id flag where the installed API has it (1.4x),
-    else 0, as the SDK of that version sets it. Read on disk: nothing is imported to decide."""
-    relative = os.path.join("opentelemetry", "trace", "span.py")
-    for entry in sys.path:
-        path = os.path.join(entry or ".", relative)
-        try:
-            with open(path, "rb") as source:
-                return 2 if b"RANDOM_TRACE_ID" in source.read() else 0
-        except OSError:
-            continue
-    return 0
+class ApiTraits:
+    """What the installed opentelemetry-api does that differs by version, read once from its
+    ``opentelemetry/trace/span.py`` on disk (nothing is imported to decide).
+
+    ``random_flag``: W3C Trace Context level 2's random-trace-id flag (2) where the API has it
+    (1.4x; the SDK of that version sets it on the trace ids it makes), else 0. ``w3c_rules``:
+    the API parses ``tracestate`` by the rules ``_w3c`` implements (1.45: members stripped of
+    spaces and tabs, 8192 characters at most); older APIs split it otherwise, and lazyotel
+    then leaves ``TRACEPARENT`` to the API's own propagator.
+    """
+
+    _read: tuple[int, bool] | None = None
+
+    @classmethod
+    def get(cls) -> tuple[int, bool]:
+        read = cls._read
+        if read is None:
+            read = cls._read = cls._from_disk()
+        return read
+
+    @staticmethod
+    def _from_disk() -> tuple[int, bool]:
+        relative = os.path.join("opentelemetry", "trace", "span.py")
+        for entry in sys.path:
+            try:
+                with open(os.path.join(entry or ".", relative), "rb") as source:
+                    text = source.read()
+            except OSError:
+                continue
+            rules = b'member.strip(" \\t")' in text and b"MAXIMUM_TRACESTATE_LENGTH" in text
+            return (2 if b"RANDOM_TRACE_ID" in text else 0), rules
+        return 0, False
 
 
 # -- resource and scopes ------------------------------------------------------------------------
 
-_PLAIN = frozenset((str, int, float, bool, bytes, type(None)))
+#: Values every API version keeps as they are. (``None`` and ``bytes`` are not among them:
+#: opentelemetry-api 1.45 keeps both, older versions drop ``None`` and decode ``bytes``.)
+_PLAIN = frozenset((str, int, float, bool))
 
 
 def bounded(
@@ -237,6 +260,18 @@ def bounded(
 
 
 _EMPTY: dict[str, Any] = {}
+
+
+def set_items(target: Any, attributes: Mapping[str, Any]) -> None:
+    """Set ``attributes`` on the API's ``BoundedAttributes`` as the installed SDK's
+    ``set_attributes`` does: ``_set_items`` (a mapping's cleaning rules) where the API has it,
+    one item at a time before (opentelemetry-api < 1.4x)."""
+    method = getattr(target, "_set_items", None)
+    if method is not None:
+        method(attributes)
+        return
+    for key, value in attributes.items():
+        target[key] = value
 
 
 def _api_bounded() -> Any:
@@ -677,7 +712,7 @@ class Span:
                         current[key] = value
                     return
                 current = self._attributes = _widen(current, maximum, length)
-            current._set_items(attributes)
+            set_items(current, attributes)
 
     def add_event(
         self, name: str, attributes: Mapping[str, Any] | None = None, timestamp: int | None = None
@@ -726,14 +761,17 @@ class Span:
         with self._lock:
             if self._end_time is not None or _code_value(self._status.status_code) == 1:
                 return
-            if type(status) is str:
-                status = _CODES_BY_NAME.get(status, StatusCode.UNSET)
             code = getattr(status, "status_code", None)
             if code is not None:  # a Status (the API's or ours)
                 if _code_value(code) > 0:
                     self._status = status
             elif _code_value(status) > 0:  # a StatusCode
-                self._status = Status(status, description)
+                # The API's Status keeps a description only if it is a string.
+                self._status = Status(status, description if isinstance(description, str) else None)
+
+    def set_status_named(self, name: str, description: str | None = None) -> None:
+        """``set_status`` by the code's name ("ERROR", "OK"): what ``_httpx``'s kit spans take."""
+        self.set_status(_CODES_BY_NAME.get(name, StatusCode.UNSET), description)
 
     def record_exception(
         self,
@@ -780,16 +818,28 @@ def _widen(attributes: dict[str, Any], maximum: int | None, length: int | None) 
 class Frame:
     """One span made current: the span, the frame it covers, and how to undo it."""
 
-    __slots__ = ("api_token", "outer", "span", "token")
+    __slots__ = ("api", "outer", "span", "token")
 
     def __init__(self, span: Any, outer: Frame | None) -> None:
         self.span = span
         self.outer = outer
         self.token: Token[Frame | None] | None = None
-        self.api_token: Any = None  # OpenTelemetry's, where promotion made the span its current one
+        # (OpenTelemetry's token, the Context attached) where the span is OpenTelemetry's
+        # current span too: attached in this frame's own context, after the promotion.
+        self.api: tuple[Any, Any] | None = None
 
 
 CURRENT: ContextVar[Frame | None] = ContextVar("lazyotel.current_span", default=None)
+#: The frames ``to_api`` made OpenTelemetry's current spans, in the context it ran in (and
+#: the contexts copied from it since): frame -> (token, Context). Per context, because a
+#: token may only be detached in the context that attached it.
+_PROMOTED: ContextVar[dict[Frame, tuple[Any, Any]] | None] = ContextVar("lazyotel.promoted", default=None)
+
+
+class _Api:
+    """Whether spans made current from now on are OpenTelemetry's current spans too."""
+
+    on = False
 
 
 def current_span() -> Any:
@@ -799,26 +849,49 @@ def current_span() -> Any:
 
 
 def attach(span: Any) -> Frame:
-    """Make ``span`` current in this context; ``detach`` the frame returned to undo it."""
+    """Make ``span`` current in this context; ``detach`` the frame returned to undo it.
+
+    After ``to_api`` it is OpenTelemetry's current span too (a traced generator's span,
+    made current again at each step)."""
     frame = Frame(span, CURRENT.get())
     frame.token = CURRENT.set(frame)
+    if _Api.on:
+        frame.api = _api_attach(span)
     return frame
 
 
-def detach(frame: Frame) -> None:
-    """Undo ``attach`` (and OpenTelemetry's attach, where promotion made one)."""
-    api_token, frame.api_token = frame.api_token, None
-    if api_token is not None:
-        from opentelemetry import context
+def _api_attach(span: Any) -> tuple[Any, Any]:
+    from opentelemetry import context, trace
 
-        context.detach(api_token)
+    attached = trace.set_span_in_context(span)
+    return context.attach(attached), attached
+
+
+def _api_detach(entry: tuple[Any, Any]) -> None:
+    """Detach OpenTelemetry's token, only where it is this context's current one: a token
+    from another context would make the API log an error."""
+    from opentelemetry import context
+
+    token, attached = entry
+    if context.get_current() is attached:
+        context.detach(token)
+
+
+def detach(frame: Frame) -> None:
+    """Undo ``attach`` (and OpenTelemetry's attach, where there was one)."""
+    entry, frame.api = frame.api, None
+    promoted = _PROMOTED.get()
+    if entry is None and promoted:
+        entry = promoted.pop(frame, None)
+    if entry is not None:
+        _api_detach(entry)
     token, frame.token = frame.token, None
     if token is None:
         return
     try:
         CURRENT.reset(token)
-    except ValueError:  # left in another context (a generator resumed elsewhere): as the API does
-        CURRENT.set(frame.outer)
+    except ValueError:  # left in another context (a generator resumed elsewhere): as the API,
+        return  # leave that context's current span be
 
 
 def chain() -> list[Frame]:
@@ -832,14 +905,36 @@ def chain() -> list[Frame]:
     return frames
 
 
-def attach_chain() -> None:
-    """Make the spans current here OpenTelemetry's current spans too, outermost first (at
-    promotion: what OpenTelemetry code starts from now on is their child)."""
-    from opentelemetry import context, trace
+def to_api() -> None:
+    """From now on OpenTelemetry holds the current span: the spans current in this context
+    become OpenTelemetry's current spans, outermost first (so what OpenTelemetry code starts
+    now is their child), and spans made current later are attached in both.
 
+    Called where the run moves to the OpenTelemetry API (the promotion, or the SDK taking
+    over). Elsewhere (another thread, an asyncio task) lazyotel's tracers still find a span of
+    this module as the parent (``parent_of``)."""
+    from opentelemetry import trace
+
+    trace.Span.register(Span)  # isinstance checks (use_span's) see them as spans
+    trace.Span.register(NonRecordingSpan)
+    promoted: dict[Frame, tuple[Any, Any]] = {}
     for frame in chain():
-        if frame.api_token is None:
-            frame.api_token = context.attach(trace.set_span_in_context(frame.span))
+        if frame.api is None:
+            promoted[frame] = _api_attach(frame.span)
+    _PROMOTED.set(promoted)
+    _Api.on = True
+
+
+def parent_of(api_parent: Any) -> Any:
+    """The parent a span started on the API gets: OpenTelemetry's current span's context if
+    valid, else that of the span this module made current in this context (one the promotion
+    did not reach: another thread or task), else ``api_parent`` as it is."""
+    if api_parent is not None and api_parent.is_valid:
+        return api_parent
+    frame = CURRENT.get()
+    if frame is None:
+        return api_parent
+    return frame.span.get_span_context()
 
 
 class UseSpan:
@@ -899,8 +994,15 @@ class Tracer:
         set_status_on_exception: bool = True,
     ) -> Any:
         provider = self._provider
-        frame = CURRENT.get()
-        parent = None if frame is None else frame.span.context
+        parent: Any
+        if context is not None:  # an OpenTelemetry Context: its span (the API is imported)
+            from opentelemetry import trace
+
+            parent = trace.get_current_span(context).get_span_context()
+        else:
+            frame = CURRENT.get()
+            parent = None if frame is None else frame.span.context
+        trace_state: Any
         ids = provider._ids
         if parent is None or not parent.is_valid:
             parent = None
@@ -978,7 +1080,7 @@ class Provider:
         self._sampler: Sampler = sampler_from_env(env)
         self._limits = Limits(env)
         self._ids = RandomIds()
-        self._random = random_flag()
+        self._random = ApiTraits.get()[0]
         self._tracers: dict[Scope, Tracer] = {}
         self.sink_failures = 0
 

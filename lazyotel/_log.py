@@ -97,6 +97,11 @@ def warn_once(msg: str, *args: object) -> None:
     _say(log, 30, msg, args)
 
 
+#: ``LAZYOTEL_LOG`` values under which nothing can want a debug record before ``logging`` is
+#: imported (another value is reported by the logger's set-up: it must run).
+_QUIET = ("", "info", "warning", "error")
+
+
 def debug(msg: str, *args: object) -> None:
     """Log at debug level on the ``lazyotel`` logger, scrubbed of credentials.
 
@@ -104,7 +109,7 @@ def debug(msg: str, *args: object) -> None:
     ``LAZYOTEL_LOG=debug`` asks for it: then nothing is imported (``logging`` is a tenth of a
     traced command's cost, where the command itself never logs).
     """
-    if "logging" not in sys.modules and os.environ.get("LAZYOTEL_LOG", "").strip().lower() != "debug":
+    if "logging" not in sys.modules and os.environ.get("LAZYOTEL_LOG", "").strip().lower() in _QUIET:
         return
     _say(logger(), 10, msg, args)
 

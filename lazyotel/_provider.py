@@ -386,6 +386,9 @@ def _to_sdk() -> None:
         from . import _sdk
 
     _sdk.activate(RUNTIME, SETTINGS)
+    lite: Any = sys.modules.get("lazyotel._lite")
+    if lite is not None:
+        lite.to_api()  # the spans _lite made current: the SDK's spans are their children
 
 
 def deactivate(timeout: float) -> None:

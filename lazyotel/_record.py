@@ -106,7 +106,10 @@ class _Promotion:
     """The hook on ``import opentelemetry.trace`` while ``_lite`` records (one per process)."""
 
     finder: Any = None
-    lock = _thread.allocate_lock()
+    # Serialises the promotion with ``apply_live``'s swap of ``_lite``'s provider. Reentrant:
+    # the promotion's own imports fire the hook again in its thread (``running`` stops that).
+    lock = _thread.RLock()
+    running = False
 
 
 def _watch_for_the_api() -> None:
@@ -125,26 +128,25 @@ def promote(_module: str = _API) -> bool:
     Called by the import hook once ``opentelemetry.trace`` is loaded (user code, an
     instrumentor, a span asked for its API context). The recorder takes the same sink,
     resource, sampler, limits and ids; ``_follow``'s provider becomes the global one; the
-    spans ``_lite`` made current in this context become OpenTelemetry's current spans. Spans
-    ``_lite`` started keep recording and end into the same sink. False where there was
-    nothing to promote (or promotion failed: ``_lite`` records on).
+    spans ``_lite`` made current in this context become OpenTelemetry's current spans
+    (``_lite.to_api``). Spans ``_lite`` started keep recording and end into the same sink.
+    False where there was nothing to promote (after ``shutdown()`` too), or promotion failed
+    (``_lite`` records on).
 
     It runs inside an import (holding that module's import lock), so it never waits for
-    ``RUNTIME.lock``: a thread holding that lock may be importing OpenTelemetry itself. The
-    provider is swapped only if it is still the one promoted (reconfigure may replace it).
+    ``RUNTIME.lock``: a thread holding that lock may be importing OpenTelemetry itself.
     """
     runtime = _state.RUNTIME
-    if type(runtime.own) is not _lite.Provider or not _Promotion.lock.acquire(blocking=False):
-        return False  # nothing to promote, or a promotion runs (in this thread: its own import)
-    try:
-        with _log.quiet_otel_import():
-            from opentelemetry import trace
-
-            from . import _recorder
-        trace.Span.register(_lite.Span)  # isinstance checks (use_span's) see them as spans
-        trace.Span.register(_lite.NonRecordingSpan)
+    if type(runtime.own) is not _lite.Provider:
+        return False
+    with _Promotion.lock:
         own, switch = runtime.own, runtime.switch
-        while type(own) is _lite.Provider:
+        if _Promotion.running or type(own) is not _lite.Provider or switch is None or _state.STATE.closed:
+            return False
+        _Promotion.running = True
+        try:
+            with _log.quiet_otel_import():
+                from . import _recorder
             provider = _recorder.RecordingProvider(
                 switch.on_end,
                 resource=own.resource,
@@ -153,18 +155,15 @@ def promote(_module: str = _API) -> bool:
                 id_generator=own._ids,
             )
             provider.add_span_processor(_Starts(switch))
-            if runtime.own is own:
-                _on_the_api(runtime, provider, switch)
-                _lite.attach_chain()
-                _log.debug("OpenTelemetry was imported: lazyotel's recorder goes on, on its API")
-                return True
-            own, switch = runtime.own, runtime.switch  # replaced meanwhile: promote the new one
-        return False
-    except Exception as exc:  # noqa: BLE001 - contract: telemetry never breaks the command
-        _log.fault(exc)
-        return False
-    finally:
-        _Promotion.lock.release()
+            _on_the_api(runtime, provider, switch)
+            _lite.to_api()
+            _log.debug("OpenTelemetry was imported: lazyotel's recorder goes on, on its API")
+            return True
+        except Exception as exc:  # noqa: BLE001 - contract: telemetry never breaks the command
+            _log.fault(exc)
+            return False
+        finally:
+            _Promotion.running = False
 
 
 # -- lazyotel's own httpx instrumentation, for the runs the recorder records ---------------------
@@ -207,6 +206,34 @@ class _LightHttpx:
         from . import _httpx
 
         _httpx.uninstrument(self._httpx)
+
+
+class _KitSpan:
+    """A ``_lite`` span as ``_httpx`` uses it: ``set_status`` by the code's name."""
+
+    __slots__ = ("span",)
+
+    def __init__(self, span: Any) -> None:
+        self.span = span
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        self.span.set_attribute(key, value)
+
+    def set_attributes(self, attributes: Any) -> None:
+        self.span.set_attributes(attributes)
+
+    def is_recording(self) -> bool:
+        return bool(self.span.is_recording())
+
+    def record_exception(self, exception: BaseException) -> None:
+        self.span.record_exception(exception)
+
+    def set_status(self, code_name: str, description: str | None = None) -> None:
+        if self.span.is_recording():
+            self.span.set_status_named(code_name, description)
+
+    def end(self) -> None:
+        self.span.end()
 
 
 _STANDARD_PROPAGATORS = frozenset(("tracecontext", "baggage"))
@@ -256,7 +283,7 @@ class LiteKit:
         if tracer is None:
             return self._api().start_client_span(name, attributes)  # type: ignore[no-any-return]
         span = tracer.start_span(name, kind=_lite.SpanKind.CLIENT, attributes=attributes)
-        return span, _lite.attach(span)
+        return _KitSpan(span), _lite.attach(span)
 
     def end_span(self, span: Any, token: object) -> None:
         if type(token) is not _lite.Frame:
@@ -265,7 +292,7 @@ class LiteKit:
         try:
             _lite.detach(token)
         finally:
-            span.end()
+            span.end()  # a _KitSpan
 
     def inject(self, headers: Any) -> None:
         if self._tracer() is None:
@@ -317,10 +344,11 @@ def apply_live(runtime: Runtime, settings: Settings, changed: list[str], flush_t
 
             run_bounded(old.shutdown, flush_timeout, "swap")
     if any(name in changed for name in _config.RESOURCE_PARAMS):
-        if type(runtime.own) is _lite.Provider:
-            runtime.own = build_lite(settings, switch)
-        else:
-            runtime.own = build_provider(settings, switch)
+        with _Promotion.lock:  # not between a promotion's check and its swap
+            if type(runtime.own) is _lite.Provider:
+                runtime.own = build_lite(settings, switch)
+            else:
+                runtime.own = build_provider(settings, switch)
     return True
 
 

@@ -37,7 +37,8 @@ from opentelemetry.trace import (  # noqa: TID253
 )
 from opentelemetry.util._decorator import _agnosticcontextmanager  # noqa: TID253
 
-from ._lite import SDK_NAME, Event, Resource, Scope, build_resource, exception_attributes
+from . import _lite
+from ._lite import SDK_NAME, Event, Resource, Scope, build_resource, exception_attributes, set_items
 from ._recorder_setup import (  # re-exported: the hub can call one module
     Limits,
     RandomIds,
@@ -104,7 +105,7 @@ def _bounded(
         if plain:
             bounded._dict.update(attributes)
         else:
-            bounded._set_items(attributes)
+            set_items(bounded, attributes)
     bounded._immutable = immutable
     return bounded
 
@@ -284,7 +285,7 @@ class RecordedSpan(trace_api.Span):
             if self._end_time is not None:
                 _log.debug("set_attributes on the ended span %r is ignored", self._name)
                 return
-            self._attributes._set_items(attributes)
+            set_items(self._attributes, attributes)
 
     def add_event(
         self,
@@ -412,6 +413,8 @@ class RecordingTracer(trace_api.Tracer):
         set_status_on_exception: bool = True,
     ) -> trace_api.Span:
         parent: SpanContext | None = trace_api.get_current_span(context).get_span_context()
+        if context is None and not parent.is_valid:  # type: ignore[union-attr]
+            parent = _lite.parent_of(parent)  # a span _lite made current where the promotion did not reach
         if parent is not None and not isinstance(parent, SpanContext):
             msg = "parent_span_context must be a SpanContext or None."
             raise TypeError(msg)
