@@ -101,6 +101,8 @@ def _unknown_keywords(func: str, unknown: Mapping[str, object], valid: Iterable[
     name = sorted(unknown)[0]
     close = difflib.get_close_matches(name, list(valid), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else f"; valid keywords: {', '.join(valid)}"
+    if func != "bootstrap" and name in _BOOTSTRAP_PARAMS:
+        hint = f"; {name}= is set with lazyotel.bootstrap() only (reconfigure takes {', '.join(valid)})"
     msg = f"lazyotel.{func}() got an unexpected keyword argument {name!r}{hint}"
     raise TypeError(msg)
 
@@ -250,7 +252,7 @@ def reconfigure(
             unknown.
     """
     if unknown:
-        _unknown_keywords("reconfigure", unknown, (*_config.EXPORT_PARAMS, "strict"))
+        _unknown_keywords("reconfigure", unknown, ("endpoint", "headers", "exporter", "protocol", "strict"))
     if not isinstance(strict, bool):
         msg = f"lazyotel.reconfigure(strict={strict!r}): expected True or False"
         raise TypeError(msg)

@@ -90,6 +90,11 @@ def test_a_bad_bootstrap_call_changes_nothing() -> None:
             TypeError,
             ["reconfigure() got an unexpected keyword argument 'url'", "endpoint"],
         ),
+        (
+            {"delivery": "inline"},
+            TypeError,
+            ["argument 'delivery'", "delivery= is set with lazyotel.bootstrap() only", "endpoint, headers"],
+        ),
     ],
 )
 def test_bad_reconfigure_argument_raises_naming_parameter_value_and_choices(
