@@ -19,8 +19,8 @@ What the fast paths cannot do exactly (an attribute value the API would clean, a
 reached) takes the API's own ``BoundedAttributes`` for that one span: ``opentelemetry.attributes``
 imports neither the trace API nor its context.
 
-Pipelines floor: imports only ``_recorder_setup``, ``_state`` and ``_log`` (which import nothing) and the
-standard library's ``_thread`` and ``_contextvars``.
+Pipelines floor: imports only ``_noop``, ``_recorder_setup``, ``_state`` and ``_log`` (which import
+nothing) and the standard library's ``_thread`` and ``_contextvars``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from _contextvars import ContextVar  # not ``contextvars``: the same class, one 
 from time import time_ns
 
 from . import _log
+from ._noop import NoOpSpan
 from ._recorder_setup import Limits, RandomIds, sampler_from_env
 from ._state import RUNTIME
 
@@ -496,8 +497,9 @@ def exception_attributes(exception: BaseException, escaped: bool) -> dict[str, A
     }
 
 
-class NonRecordingSpan:
-    """A span that only carries a context: a remote parent, or a span the sampler dropped."""
+class NonRecordingSpan(NoOpSpan):
+    """A span that only carries a context: a remote parent, or a span the sampler dropped.
+    Its other methods are ``NoOpSpan``'s: they do nothing."""
 
     __slots__ = ("context",)
 
@@ -510,43 +512,7 @@ class NonRecordingSpan:
     def get_span_context(self) -> Any:
         return self.context.api()
 
-    def is_recording(self) -> bool:
-        return False
-
-    def set_attribute(self, key: str, value: Any) -> None:
-        pass
-
-    def set_attributes(self, attributes: Any) -> None:
-        pass
-
-    def add_event(self, name: str, attributes: Any = None, timestamp: int | None = None) -> None:
-        pass
-
-    def add_link(self, context: Any, attributes: Any = None) -> None:
-        pass
-
-    def update_name(self, name: str) -> None:
-        pass
-
-    def set_status(self, status: Any, description: str | None = None) -> None:
-        pass
-
-    def record_exception(
-        self,
-        exception: BaseException,
-        attributes: Any = None,
-        timestamp: int | None = None,
-        escaped: bool = False,
-    ) -> None:
-        pass
-
-    def end(self, end_time: int | None = None) -> None:
-        pass
-
-    def __enter__(self) -> NonRecordingSpan:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
+    def set_status_named(self, name: str, description: str | None = None) -> None:
         pass
 
     def __repr__(self) -> str:

@@ -176,7 +176,7 @@ def test_importing_the_recorder_imports_the_api_only(subprocess_env: dict[str, s
     )
     proc = run_child(code, subprocess_env, level=None)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "['lazyotel._lite', 'lazyotel._recorder', 'lazyotel._recorder_setup']"
+    assert proc.stdout.strip() == "['lazyotel._lite', 'lazyotel._noop', 'lazyotel._recorder', 'lazyotel._recorder_setup']"
 
 
 def test_the_supported_configuration_check_imports_nothing(subprocess_env: dict[str, str]) -> None:
