@@ -176,7 +176,8 @@ def test_importing_the_recorder_imports_the_api_only(subprocess_env: dict[str, s
     )
     proc = run_child(code, subprocess_env, level=None)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "['lazyotel._lite', 'lazyotel._noop', 'lazyotel._recorder', 'lazyotel._recorder_setup']"
+    expected = ["lazyotel._lite", "lazyotel._noop", "lazyotel._recorder", "lazyotel._recorder_setup"]
+    assert proc.stdout.strip() == repr(expected)
 
 
 def test_the_supported_configuration_check_imports_nothing(subprocess_env: dict[str, str]) -> None:
