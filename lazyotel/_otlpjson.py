@@ -240,7 +240,10 @@ def dumps(spans: Iterable[Any], endpoint: str, protocol: str, created_ns: int) -
         },
         "resourceSpans": resource_spans,
     }
-    return encoder(separators=(",", ":"), ensure_ascii=False)(document).encode("utf-8"), count
+    text = encoder(separators=(",", ":"), ensure_ascii=False)(document)
+    # A lone surrogate (an undecodable file name, as os.listdir gives it) has no UTF-8 form: it
+    # becomes "?", rather than costing the whole file (the SDK's exporter would fail the batch).
+    return text.encode("utf-8", "replace"), count
 
 
 # -- decoding --------------------------------------------------------------------------------

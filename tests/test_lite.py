@@ -732,3 +732,21 @@ def _lite_tracer(recorded: list[Any]) -> Any:
         lambda s, p: None, recorded.append, resource=_lite.build_resource(None, version="0")
     )
     return provider.get_tracer("x")
+
+
+def test_an_undecodable_file_name_in_an_attribute_costs_nothing_else(env: dict[str, str]) -> None:
+    code = """
+import lazyotel
+
+lazyotel.bootstrap("lite-cli")
+
+@lazyotel.trace_command
+def main():
+    with lazyotel.get_tracer("lite.test").start_as_current_span("a") as span:
+        span.set_attribute("path", "caf\\udce9")  # as os.listdir gives an undecodable name
+
+main()
+"""
+    child, spans = _run_tree(env, code, 2)
+    assert child.warnings == []
+    assert spans["a"].attributes["path"] == "caf?"
