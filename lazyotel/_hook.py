@@ -5,7 +5,7 @@ importlib.metadata, a cost (benchmarks/README.md) paid by every command that nev
 the library. Used by ``_instrument`` (deferred instrumentation) and ``_record`` (promotion to
 the OpenTelemetry API when user code imports it).
 
-A leaf: imports only ``sys``.
+A leaf: imports only ``sys`` (and ``atexit`` when a finder is installed).
 """
 
 from __future__ import annotations
@@ -51,7 +51,23 @@ class Finder:
         return None
 
     def install(self) -> None:
+        """First on ``sys.meta_path``, until ``remove()`` or the interpreter's exit.
+
+        Left there, a finder keeps the modules its callbacks reach alive into the interpreter's
+        teardown, which then clears them one by one: about 3.6 million instructions more per
+        run (callgrind, a typer app), more than the rest of a traced command's recording. The
+        command's code has run by the time ``atexit`` calls ``remove``.
+        """
+        import atexit
+
         sys.meta_path.insert(0, self)
+        atexit.register(self._remove_at_exit)
+
+    def _remove_at_exit(self) -> None:
+        # In place: rebinding ``sys.meta_path`` this late costs the teardown as much as leaving
+        # the finder there (callgrind); the command's imports are over.
+        while self in sys.meta_path:
+            sys.meta_path.remove(self)
 
     def remove(self) -> None:
         # Rebind, never remove in place: an import running in another thread iterates the old

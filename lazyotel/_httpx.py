@@ -79,8 +79,6 @@ _METHODS = frozenset(
 )
 #: Query parameters whose values ``opentelemetry.util.http.redact_url`` replaces.
 _PARAMS_TO_REDACT = ("AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature")
-#: Set on our wrappers: the state they belong to.
-_MARK = "_lazyotel_httpx"
 
 
 def semconv_mode(environ: Mapping[str, str]) -> str:
@@ -373,12 +371,33 @@ def _contrib_wrapped(method: object) -> bool:
     return "HTTPXClientInstrumentor" in str(getattr(wrapper, "__qualname__", ""))
 
 
-def instrument(httpx_module: Any, kit: Kit) -> None:
+def tracing_of(method: object) -> _Tracing | None:
+    """The state of the wrapper ``method`` is, if it is one of ours (known by identity: an
+    attribute would be copied by ``functools.wraps`` and invented by a ``MagicMock``)."""
+    wrappers = _WRAPPERS
+    if wrappers is None:
+        return None
+    try:
+        return wrappers.get(method)  # type: ignore[no-any-return]
+    except TypeError:  # not hashable, or not weak-referenceable: not ours
+        return None
+
+
+_WRAPPERS: Any = None  # weakref.WeakKeyDictionary: our wrapper functions -> their _Tracing
+
+
+def instrument(httpx_module: Any, kit: Kit) -> _Tracing | None:
     """Trace every request of ``httpx_module``'s transports through ``kit``.
 
     Idempotent: a second call (or one after the instrumentor instrumented httpx) changes
-    nothing. ``OTEL_*`` variables are read now, as the instrumentor reads them.
+    nothing and returns None; else the wrappers' state (``uninstrument`` takes it). ``OTEL_*``
+    variables are read now, as the instrumentor reads them.
     """
+    global _WRAPPERS
+    if _WRAPPERS is None:
+        import weakref
+
+        _WRAPPERS = weakref.WeakKeyDictionary()
     import functools
 
     sync_type = httpx_module.HTTPTransport
@@ -389,8 +408,8 @@ def instrument(httpx_module: Any, kit: Kit) -> None:
         msg = f"httpx {getattr(httpx_module, '__version__', '?')}: its transports define no handle_request"
         raise TypeError(msg)
     for method in (sync_original, async_original):
-        if getattr(method, _MARK, None) is not None or _contrib_wrapped(method):
-            return
+        if tracing_of(method) is not None or _contrib_wrapped(method):
+            return None
     tracing = _Tracing(httpx_module, kit, os.environ)
 
     def handle_request(self: Any, request: Any) -> Any:
@@ -428,21 +447,25 @@ def instrument(httpx_module: Any, kit: Kit) -> None:
         (async_type, "handle_async_request", async_original, handle_async_request),
     ):
         functools.update_wrapper(wrapper, original)
-        setattr(wrapper, _MARK, tracing)
+        _WRAPPERS[wrapper] = tracing
         setattr(owner, name, wrapper)
+    return tracing
 
 
-def uninstrument(httpx_module: Any) -> None:
-    """Undo ``instrument``: the original methods back, and a wrapper someone else has wrapped
-    since passes requests through untraced."""
+def uninstrument(httpx_module: Any, tracing: _Tracing | None = None) -> None:
+    """Undo ``instrument``: the original methods back where our wrappers sit; ``tracing``'s
+    wrappers (``instrument``'s return) pass requests through untraced wherever they are now
+    (a test double may hold the seat, and put them back later)."""
+    if tracing is not None:
+        tracing.active = False
     for owner, name in (
         (httpx_module.HTTPTransport, "handle_request"),
         (httpx_module.AsyncHTTPTransport, "handle_async_request"),
     ):
         method = owner.__dict__.get(name)
-        tracing = getattr(method, _MARK, None)
-        if tracing is not None:
-            tracing.active = False
+        seated = tracing_of(method)
+        if seated is not None:
+            seated.active = False
             setattr(owner, name, method.__wrapped__)
 
 

@@ -141,12 +141,13 @@ def _apply(name: str, generation: int) -> None:
         if candidate is None:
             found = _entry_point(name)
             candidate = None if found is None else found[0].load()()
+        if candidate is not None:
+            _strip_orphans(name)  # ours, put back by a test double after reset(): not someone else's
         if candidate is None:
             _log.warn_once("no OpenTelemetry instrumentor is installed for %r", name)
         elif candidate.is_instrumented_by_opentelemetry:
             _log.debug("%r is instrumented already, not by lazyotel; leaving it", name)
         else:
-            _strip_orphans(name)
             candidate.instrument()
             if candidate.is_instrumented_by_opentelemetry:
                 instrumentor = candidate
@@ -176,7 +177,8 @@ def _seats(name: str) -> list[tuple[Any, str, Any]]:
 
 
 def _is_wrapper(value: object) -> bool:
-    if getattr(value, "_lazyotel_httpx", None) is not None:  # _httpx's own wrappers
+    light: Any = sys.modules.get("lazyotel._httpx")
+    if light is not None and light.tracing_of(value) is not None:  # _httpx's own wrappers
         return True
     wrapt = sys.modules.get("wrapt")
     proxy = getattr(wrapt, "BaseObjectProxy", None) or getattr(wrapt, "ObjectProxy", None)  # 2.x / 1.x

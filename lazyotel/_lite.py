@@ -883,9 +883,9 @@ def to_api() -> None:
 
     trace.Span.register(Span)  # isinstance checks (use_span's) see them as spans
     trace.Span.register(NonRecordingSpan)
-    promoted: dict[Frame, tuple[Any, Any]] = {}
+    promoted = dict(_PROMOTED.get() or {})  # a second call (the SDK taking over) adds, never redoes
     for frame in chain():
-        if frame.api is None:
+        if frame.api is None and frame not in promoted:
             promoted[frame] = _api_attach(frame.span)
     _PROMOTED.set(promoted)
     _Api.on = True

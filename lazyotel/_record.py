@@ -189,23 +189,28 @@ class _LightHttpx:
 
     def __init__(self, httpx: Any) -> None:
         self._httpx = httpx
+        self._tracing: Any = None  # what instrument() installed
 
     @property
     def is_instrumented_by_opentelemetry(self) -> bool:
+        """Its own state once it instrumented (as the contrib instrumentors keep theirs);
+        before, whether httpx's seat holds a wrapper of ours or the contrib's."""
+        if self._tracing is not None:
+            return bool(self._tracing.active)
         from . import _httpx
 
         seat = self._httpx.HTTPTransport.__dict__.get("handle_request")
-        return getattr(seat, "_lazyotel_httpx", None) is not None or _httpx._contrib_wrapped(seat)
+        return _httpx.tracing_of(seat) is not None or _httpx._contrib_wrapped(seat)
 
     def instrument(self) -> None:
         from . import _httpx
 
-        _httpx.instrument(self._httpx, LiteKit())
+        self._tracing = _httpx.instrument(self._httpx, LiteKit())
 
     def uninstrument(self) -> None:
         from . import _httpx
 
-        _httpx.uninstrument(self._httpx)
+        _httpx.uninstrument(self._httpx, self._tracing)
 
 
 class _KitSpan:
@@ -296,8 +301,14 @@ class LiteKit:
 
     def inject(self, headers: Any) -> None:
         if self._tracer() is None:
-            self._api().inject(headers)
-            return
+            from opentelemetry import trace
+
+            current = trace.get_current_span().get_span_context()
+            if not self._w3c or current.is_valid or _lite.current_span() is None:
+                self._api().inject(headers)
+                return
+            # A context the promotion (in another thread, since this span started) did not
+            # reach: the CLIENT span is _lite's current span here, not OpenTelemetry's.
         span = _lite.current_span()
         context = None if span is None else span.context
         if context is None or not context.is_valid:

@@ -750,3 +750,160 @@ main()
     child, spans = _run_tree(env, code, 2)
     assert child.warnings == []
     assert spans["a"].attributes["path"] == "caf?"
+
+
+def test_a_promoted_run_that_the_sdk_takes_over_leaves_no_ended_span_current(env: dict[str, str]) -> None:
+    """Promotion, then ``reconfigure`` handing the run to the SDK: each makes the current spans
+    OpenTelemetry's, once; the command span ended leaves nothing behind for the next command."""
+    code = """
+import lazyotel
+
+lazyotel.bootstrap("lite-cli")
+
+@lazyotel.trace_command
+def first():
+    import opentelemetry.trace  # promotion
+    lazyotel.reconfigure(exporter="console")  # then the SDK takes over
+
+@lazyotel.trace_command
+def second():
+    pass
+
+first()
+second()
+"""
+    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://127.0.0.1:9"
+    child = run_child(code, env)
+    assert child.returncode == 0, child.stderr
+    spans = {span["name"]: span for span in map(json.loads, _console_spans(child.stderr))}
+    assert spans["cli.second"]["parent_id"] is None, child.stderr
+
+
+ORPHAN = """
+import sys
+import httpx
+import lazyotel
+import lazyotel.testing
+
+lazyotel.bootstrap("lite-cli", instrument=["httpx"])
+original = httpx.HTTPTransport.__dict__["handle_request"]
+
+def request():
+    request = httpx.Request("GET", sys.argv[1])
+    httpx.HTTPTransport().handle_request(request).close()
+    return request.headers.get("traceparent")
+
+@lazyotel.trace_command
+def main():
+    return request()
+
+print("traced", main() is not None)
+ours = httpx.HTTPTransport.__dict__["handle_request"]
+def mocked(self, request):  # pytest-httpx's order: the mock first ...
+    return ours(self, request)
+httpx.HTTPTransport.handle_request = mocked
+lazyotel.testing.reset()  # ... lazyotel's reset() next (it cannot reach our wrapper) ...
+httpx.HTTPTransport.handle_request = ours  # ... then the mock's undo puts our wrapper back
+lazyotel.bootstrap("lite-cli")  # no instrumentation asked for now
+print("untraced", main() is None)
+lazyotel.testing.reset()
+lazyotel.bootstrap("lite-cli", instrument=["httpx"])
+print("traced again", main() is not None)
+lazyotel.testing.reset()
+print("restored", httpx.HTTPTransport.__dict__["handle_request"] is original)
+"""
+
+
+def test_lazyotels_httpx_wrapper_put_back_after_reset_traces_nothing_and_is_removed(
+    env: dict[str, str],
+) -> None:
+    pytest.importorskip("opentelemetry.instrumentation.httpx")
+    server = HeaderServer()
+    try:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://127.0.0.1:9"
+        child = run_child(ORPHAN, env, server.url)
+    finally:
+        server.close()
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.split("\n")[:4] == [
+        "traced True",
+        "untraced True",
+        "traced again True",
+        "restored True",
+    ]
+
+
+def test_a_patch_made_with_functools_wraps_is_not_taken_for_lazyotels_wrapper(env: dict[str, str]) -> None:
+    pytest.importorskip("opentelemetry.instrumentation.httpx")
+    code = """
+import functools
+import httpx
+import lazyotel
+import lazyotel.testing
+
+lazyotel.bootstrap("lite-cli", instrument=["httpx"])
+
+@lazyotel.trace_command
+def main():
+    pass
+
+main()  # activation: httpx is instrumented
+ours = httpx.HTTPTransport.__dict__["handle_request"]
+
+@functools.wraps(ours)
+def users_double(self, request):
+    return httpx.Response(204)
+
+httpx.HTTPTransport.handle_request = users_double
+lazyotel.testing.reset()
+print(httpx.HTTPTransport.__dict__["handle_request"] is users_double)
+"""
+    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://127.0.0.1:9"
+    child = run_child(code, env)
+    assert child.returncode == 0, child.stderr
+    assert child.stdout == "True\n"
+
+
+def test_a_promotion_in_another_thread_mid_request_still_sends_the_client_spans_traceparent(
+    env: dict[str, str],
+) -> None:
+    pytest.importorskip("opentelemetry.instrumentation.httpx")
+    code = """
+import sys, threading
+import httpx
+import lazyotel
+from lazyotel import _lite
+
+lazyotel.bootstrap("lite-cli", instrument=["httpx"])
+real = httpx.Headers.__init__
+promoted = []
+
+def headers_init(self, *args, **kwargs):  # between the CLIENT span's start and the inject
+    span = _lite.current_span()
+    if not promoted and getattr(span, "name", "") == "GET":
+        promoted.append(1)
+        thread = threading.Thread(target=lambda: __import__("opentelemetry.trace"))
+        thread.start()
+        thread.join()
+    real(self, *args, **kwargs)
+
+@lazyotel.trace_command
+def main():
+    httpx.Headers.__init__ = headers_init
+    with httpx.Client() as client:
+        client.get(sys.argv[1])
+
+main()
+"""
+    server = HeaderServer()
+    try:
+        with OTLPReceiver() as receiver:
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint
+            child = run_child(code, env, server.url)
+            assert child.returncode == 0, child.stderr
+            assert ship_wait(env).returncode == 0
+            spans = {span.name: span for span in receiver.wait_for(2, timeout=30)}
+        (sent,) = server.received
+    finally:
+        server.close()
+    assert sent.get("traceparent", "").split("-")[1:3] == [spans["GET"].trace_id, spans["GET"].span_id]
