@@ -19,8 +19,8 @@ What the fast paths cannot do exactly (an attribute value the API would clean, a
 reached) takes the API's own ``BoundedAttributes`` for that one span: ``opentelemetry.attributes``
 imports neither the trace API nor its context.
 
-Pipelines floor: imports only ``_noop``, ``_recorder_setup``, ``_state`` and ``_log`` (which import
-nothing) and the standard library's ``_thread`` and ``_contextvars``.
+Pipelines floor: imports only ``_recorder_setup``, ``_state`` and ``_log`` (which import nothing) and
+the standard library's ``_thread`` and ``_contextvars``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from _contextvars import ContextVar  # not ``contextvars``: the same class, one 
 from time import time_ns
 
 from . import _log
-from ._noop import NoOpSpan
 from ._recorder_setup import Limits, RandomIds, sampler_from_env
 from ._state import RUNTIME
 
@@ -497,9 +496,13 @@ def exception_attributes(exception: BaseException, escaped: bool) -> dict[str, A
     }
 
 
-class NonRecordingSpan(NoOpSpan):
+class NonRecordingSpan:
     """A span that only carries a context: a remote parent, or a span the sampler dropped.
-    Its other methods are ``NoOpSpan``'s: they do nothing."""
+
+    Its other methods do nothing, as ``_noop.NoOpSpan``'s do; not a subclass of it, so that a
+    command using only ``trace_command`` does not import ``_noop`` (each module lazyotel imports
+    on the recording path costs about 0.5 million instructions, ``benchmarks/README.md``).
+    """
 
     __slots__ = ("context",)
 
@@ -512,7 +515,19 @@ class NonRecordingSpan(NoOpSpan):
     def get_span_context(self) -> Any:
         return self.context.api()
 
-    def set_status_named(self, name: str, description: str | None = None) -> None:
+    def is_recording(self) -> bool:
+        return False
+
+    def _nothing(self, *args: Any, **kwargs: Any) -> None:
+        """What every recording method of this span does."""
+
+    set_attribute = set_attributes = add_event = add_link = update_name = _nothing
+    set_status = set_status_named = record_exception = end = _nothing
+
+    def __enter__(self) -> NonRecordingSpan:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
         pass
 
     def __repr__(self) -> str:

@@ -280,7 +280,8 @@ def test_bootstrap_with_instrument_imports_nothing(subprocess_env: dict[str, str
 
 
 def test_arming_at_activation_imports_nothing_either(subprocess_env: dict[str, str]) -> None:
-    """No entry-point scan, no wrapt, no library: a directory listing and an import hook."""
+    """No entry-point scan, no wrapt, no library, not even ``_instrument``: a directory listing
+    and an import hook, which instruments httpx when the command imports it."""
     child = run_child(
         """
         import json, sys
@@ -289,13 +290,16 @@ def test_arming_at_activation_imports_nothing_either(subprocess_env: dict[str, s
         with lazyotel.get_tracer("app").start_as_current_span("cli.cmd"):
             pass
         heavy = ("wrapt", "httpx", "importlib.metadata", "asyncio", "opentelemetry.instrumentation")
-        print(json.dumps([sorted(m for m in sys.modules if m.startswith(heavy)),
-                          "lazyotel._instrument" in sys.modules]))
+        loaded = sorted(m for m in sys.modules if m.startswith(heavy))
+        before = [loaded, "lazyotel._instrument" in sys.modules]
+        import httpx
+        seat = httpx.HTTPTransport.__dict__["handle_request"]
+        print(json.dumps([*before, "lazyotel._instrument" in sys.modules, hasattr(seat, "__wrapped__")]))
         """,
         {**subprocess_env, "LAZYOTEL_MODE": "on"},
     )
     assert (child.returncode, child.stderr) == (0, "")
-    assert json.loads(child.stdout) == [[], True]
+    assert json.loads(child.stdout) == [[], False, True, True]
 
 
 def test_instrument_given_after_activation_is_armed(subprocess_env: dict[str, str]) -> None:

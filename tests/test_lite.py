@@ -453,13 +453,16 @@ HTTPX_CLI = (
     CHECK
     + """
 import sys
-import httpx
 import lazyotel
+if sys.argv[2] == "top":
+    import httpx
 
 lazyotel.bootstrap("lite-cli", instrument=["httpx"])
 
 @lazyotel.trace_command
 def main(url):
+    import httpx  # where it is not imported yet: the import instruments it
+
     with httpx.Client() as client:
         print(client.get(url).status_code, client.get(url.rsplit("/", 1)[0] + "/fail").status_code)
 
@@ -468,28 +471,31 @@ main(sys.argv[1])
 )
 
 
-def _received(env: dict[str, str], delivery: str, server: HeaderServer) -> tuple[Child, list[Any]]:
+def _received(
+    env: dict[str, str], delivery: str, server: HeaderServer, where: str
+) -> tuple[Child, list[Any]]:
     env = {**env, "LAZYOTEL_DELIVERY": delivery}
     with OTLPReceiver() as receiver:
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint
-        child = run_child(HTTPX_CLI, env, server.url, level=None)
+        child = run_child(HTTPX_CLI, env, server.url, where, level=None)
         assert child.returncode == 0, child.stderr
         if delivery == "handoff":
             assert ship_wait(env).returncode == 0
         return child, receiver.wait_for(3, timeout=30)
 
 
+@pytest.mark.parametrize("where", ["top", "in the command"])
 def test_httpx_requests_are_traced_without_opentelemetry_as_the_contrib_traces_them(
-    env: dict[str, str],
+    env: dict[str, str], where: str
 ) -> None:
     """Hand-off (``_lite`` + ``_httpx``) against inline (the SDK + opentelemetry-instrumentation-httpx),
     field by field at the receiver, and the headers the server received."""
     pytest.importorskip("opentelemetry.instrumentation.httpx")  # not in the other interpreters' venvs
     server = HeaderServer()
     try:
-        ours, lite_spans = _received(env, "handoff", server)
+        ours, lite_spans = _received(env, "handoff", server, where)
         lite_headers, server.received[:] = list(server.received), []
-        theirs, sdk_spans = _received(env, "inline", server)
+        theirs, sdk_spans = _received(env, "inline", server, where)
         sdk_headers = list(server.received)
     finally:
         server.close()

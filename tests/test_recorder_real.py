@@ -176,7 +176,7 @@ def test_importing_the_recorder_imports_the_api_only(subprocess_env: dict[str, s
     )
     proc = run_child(code, subprocess_env, level=None)
     assert proc.returncode == 0, proc.stderr
-    expected = ["lazyotel._lite", "lazyotel._noop", "lazyotel._recorder", "lazyotel._recorder_setup"]
+    expected = ["lazyotel._lite", "lazyotel._recorder", "lazyotel._recorder_setup"]
     assert proc.stdout.strip() == repr(expected)
 
 
