@@ -277,7 +277,7 @@ def set_items(target: Any, attributes: Mapping[str, Any]) -> None:
 def _api_bounded() -> Any:
     """The API's ``BoundedAttributes``; what it logs speaks through lazyotel's funnel."""
     _log.funnel_opentelemetry()
-    from opentelemetry.attributes import BoundedAttributes
+    from opentelemetry.attributes import BoundedAttributes  # type: ignore[attr-defined,unused-ignore]  # mypy: not in api 1.21
 
     return BoundedAttributes
 
