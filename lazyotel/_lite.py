@@ -534,11 +534,16 @@ class NonRecordingSpan:
         return f"NonRecordingSpan({self.context!r})"
 
 
-class Span:
-    """A recording span while it runs, then the finished record handed to the provider's sink.
+class SpanCore:
+    """What a recording span does, for this module's spans and the recorder's
+    (``_recorder.RecordedSpan``): the OpenTelemetry API ``Span`` methods with the SDK's rules, and
+    once ended the SDK ``ReadableSpan`` read surface.
 
-    Has the OpenTelemetry API ``Span`` methods (``set_status`` takes the API's ``Status`` and
-    ``StatusCode`` or this module's) and, once ended, the SDK ``ReadableSpan`` read surface.
+    A subclass provides ``_attributes`` (a plain dict while every value is plain, else the API's
+    ``BoundedAttributes``), ``_end_time``, ``_events``, ``_links``, ``_lock``, ``_name``,
+    ``_record_exception``, ``_set_status_on_exception``, ``_start_time``, ``_status``,
+    ``dropped_events``, ``dropped_links`` and ``_tracer`` (with ``_limits``, ``_scope`` and
+    ``_finish(span)``); ``_STATUS``, the ``Status`` class and ERROR code it records with.
     """
 
     __slots__ = (
@@ -553,49 +558,24 @@ class Span:
         "_start_time",
         "_status",
         "_tracer",
-        "context",
         "dropped_events",
         "dropped_links",
-        "kind",
-        "parent",
-        "resource",
     )
 
-    #: For ``_outcome``: (an OK status, ``Status``, ``StatusCode``) that suit this span.
-    STATUSES = (Status(StatusCode.OK), Status, StatusCode)
-
-    def __init__(  # noqa: PLR0917 - positional: it is the hot path
-        self,
-        tracer: Tracer,
-        name: str,
-        context: SpanContext,
-        parent: SpanContext | None,
-        kind: Any,
-        attributes: Mapping[str, Any] | None,
-        start_time: int | None,
-        record_exception: bool,
-        set_status_on_exception: bool,
-    ) -> None:
-        limits = tracer._limits
-        self._tracer = tracer
-        self.resource = tracer._provider._resource  # fixed at start, as the SDK's spans keep theirs
-        self._name = name
-        self.context = context
-        self.parent = parent
-        self.kind = kind
-        self._record_exception = record_exception
-        self._set_status_on_exception = set_status_on_exception
-        self._lock = _thread.allocate_lock()
-        self._status: Any = UNSET_STATUS
-        self._end_time: int | None = None
-        self._attributes = bounded(
-            limits.max_span_attributes, attributes, limits.max_span_attribute_length, immutable=False
-        )
-        self._events: list[Event] = []
-        self.dropped_events = 0
-        self._links: list[Any] = []
-        self.dropped_links = 0
-        self._start_time = start_time if start_time is not None else time_ns()
+    _STATUS: tuple[Any, Any] = (Status, StatusCode.ERROR)
+    _attributes: Any
+    _end_time: int | None
+    _events: list[Event]
+    _links: list[Any]
+    _lock: Any
+    _name: str
+    _record_exception: bool
+    _set_status_on_exception: bool
+    _start_time: int | None
+    _status: Any
+    _tracer: Any
+    dropped_events: int
+    dropped_links: int
 
     # -- the read surface (SDK ReadableSpan) --
 
@@ -629,7 +609,8 @@ class Span:
 
     @property
     def instrumentation_scope(self) -> Scope:
-        return self._tracer._scope
+        scope: Scope = self._tracer._scope
+        return scope
 
     @property
     def instrumentation_info(self) -> None:
@@ -638,13 +619,6 @@ class Span:
     @property
     def dropped_attributes(self) -> int:
         return _dropped(self._attributes)
-
-    def get_span_context(self) -> Any:
-        """The API's ``SpanContext`` (imports the API, which promotes the run to it)."""
-        return self.context.api()
-
-    def __repr__(self) -> str:
-        return f'lazyotel.Span(name="{self._name}", context={self.context!r})'
 
     # -- the API (opentelemetry.trace.Span) --
 
@@ -748,7 +722,7 @@ class Span:
                     self._status = status
             elif _code_value(status) > 0:  # a StatusCode
                 # The API's Status keeps a description only if it is a string.
-                self._status = Status(status, description if isinstance(description, str) else None)
+                self._status = self._STATUS[0](status, description if isinstance(description, str) else None)
 
     def set_status_named(self, name: str, description: str | None = None) -> None:
         """``set_status`` by the code's name ("ERROR", "OK"): what ``_httpx``'s kit spans take."""
@@ -771,9 +745,12 @@ class Span:
             if self._end_time is not None:
                 return
             self._end_time = end_time if end_time is not None else time_ns()
-        self._tracer._provider._finish(self)
+            attributes = self._attributes
+            if type(attributes) is not dict:
+                attributes._immutable = True  # the API's mapping: read-only from now on
+        self._tracer._finish(self)
 
-    def __enter__(self) -> Span:
+    def __enter__(self) -> Any:
         return self
 
     def __exit__(self, exc_type: Any, exc_val: BaseException | None, exc_tb: Any) -> None:
@@ -781,8 +758,62 @@ class Span:
             if self._record_exception:
                 self.record_exception(exc_val, escaped=True)
             if self._set_status_on_exception:
-                self.set_status(Status(StatusCode.ERROR, f"{type(exc_val).__name__}: {exc_val}"))
+                make, error = self._STATUS
+                self.set_status(make(error, f"{type(exc_val).__name__}: {exc_val}"))
         self.end()
+
+
+class Span(SpanCore):
+    """A recording span while it runs, then the finished record handed to the provider's sink.
+
+    Has the OpenTelemetry API ``Span`` methods (``set_status`` takes the API's ``Status`` and
+    ``StatusCode`` or this module's) and, once ended, the SDK ``ReadableSpan`` read surface.
+    """
+
+    __slots__ = ("context", "kind", "parent", "resource")
+
+    #: For ``_outcome``: (an OK status, ``Status``, ``StatusCode``) that suit this span.
+    STATUSES = (Status(StatusCode.OK), Status, StatusCode)
+
+    def __init__(  # noqa: PLR0917 - positional: it is the hot path
+        self,
+        tracer: Tracer,
+        name: str,
+        context: SpanContext,
+        parent: SpanContext | None,
+        kind: Any,
+        attributes: Mapping[str, Any] | None,
+        start_time: int | None,
+        record_exception: bool,
+        set_status_on_exception: bool,
+    ) -> None:
+        limits = tracer._limits
+        self._tracer = tracer
+        self.resource = tracer._provider._resource  # fixed at start, as the SDK's spans keep theirs
+        self._name = name
+        self.context = context
+        self.parent = parent
+        self.kind = kind
+        self._record_exception = record_exception
+        self._set_status_on_exception = set_status_on_exception
+        self._lock = _thread.allocate_lock()
+        self._status: Any = UNSET_STATUS
+        self._end_time: int | None = None
+        self._attributes = bounded(
+            limits.max_span_attributes, attributes, limits.max_span_attribute_length, immutable=False
+        )
+        self._events: list[Event] = []
+        self.dropped_events = 0
+        self._links: list[Any] = []
+        self.dropped_links = 0
+        self._start_time = start_time if start_time is not None else time_ns()
+
+    def get_span_context(self) -> Any:
+        """The API's ``SpanContext`` (imports the API, which promotes the run to it)."""
+        return self.context.api()
+
+    def __repr__(self) -> str:
+        return f'lazyotel.Span(name="{self._name}", context={self.context!r})'
 
 
 def _widen(attributes: dict[str, Any], maximum: int | None, length: int | None) -> Any:
@@ -962,6 +993,9 @@ class Tracer:
         self._provider = provider
         self._scope = scope
         self._limits = provider._limits
+
+    def _finish(self, span: Span) -> None:
+        self._provider._finish(span)
 
     def start_span(  # noqa: PLR0917 - the API's signature
         self,

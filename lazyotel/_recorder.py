@@ -38,7 +38,7 @@ from opentelemetry.trace import (  # noqa: TID253
 from opentelemetry.util._decorator import _agnosticcontextmanager  # noqa: TID253
 
 from . import _lite
-from ._lite import SDK_NAME, Event, Resource, Scope, build_resource, exception_attributes, set_items
+from ._lite import SDK_NAME, Event, Resource, Scope, SpanCore, build_resource, set_items
 from ._recorder_setup import (  # re-exported: the hub can call one module
     Limits,
     RandomIds,
@@ -65,7 +65,6 @@ __all__ = [
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from types import TracebackType
 
     from opentelemetry.context import Context
     from opentelemetry.util import types
@@ -76,7 +75,7 @@ _log = logging.getLogger("lazyotel")
 
 # -- spans --------------------------------------------------------------------------------------
 
-_PLAIN = frozenset((str, int, float, bool, bytes, type(None)))
+_PLAIN = _lite._PLAIN  # what every API version keeps as it is
 
 
 def _bounded(
@@ -125,34 +124,16 @@ _SAMPLED_RANDOM = TraceFlags(TraceFlags.SAMPLED | _RANDOM)
 _NOT_SAMPLED_RANDOM = TraceFlags(_RANDOM)
 
 
-class RecordedSpan(trace_api.Span):
-    """A recording span while it runs, then the finished record handed to the sink.
+class RecordedSpan(SpanCore, trace_api.Span):
+    """A recording span while it runs, then the finished record handed to the sink (the API's
+    span context, kind, statuses and links; the methods are ``_lite.SpanCore``'s).
 
     Once ended it is immutable and reads as the SDK's ``ReadableSpan``: ``name``, ``context``,
     ``parent``, ``kind``, ``start_time``, ``end_time``, ``attributes``, ``events``, ``links``,
     ``status``, ``resource``, ``instrumentation_scope`` and the ``dropped_*`` counts.
     """
 
-    __slots__ = (
-        "_attributes",
-        "_context",
-        "_end_time",
-        "_events",
-        "_kind",
-        "_limits",
-        "_links",
-        "_lock",
-        "_name",
-        "_parent",
-        "_record_exception",
-        "_resource",
-        "_set_status_on_exception",
-        "_start_time",
-        "_status",
-        "_tracer",
-        "dropped_events",
-        "dropped_links",
-    )
+    __slots__ = ("_context", "_kind", "_limits", "_parent", "_resource")
 
     def __init__(  # noqa: PLR0917 - positional: it is the hot path
         self,
@@ -204,11 +185,9 @@ class RecordedSpan(trace_api.Span):
             self._links = kept
         self._start_time = start_time if start_time is not None else time_ns()
 
-    # -- the read surface (SDK ReadableSpan) --
+    _STATUS = (Status, StatusCode.ERROR)
 
-    @property
-    def name(self) -> str:
-        return self._name
+    # -- what differs from _lite's spans: the API's span context, kind, resource --
 
     @property
     def context(self) -> SpanContext:
@@ -226,165 +205,11 @@ class RecordedSpan(trace_api.Span):
         return self._kind
 
     @property
-    def start_time(self) -> int | None:
-        return self._start_time
-
-    @property
-    def end_time(self) -> int | None:
-        return self._end_time
-
-    @property
-    def status(self) -> Status:
-        return self._status
-
-    @property
-    def attributes(self) -> types.Attributes:
-        return self._attributes
-
-    @property
-    def events(self) -> Sequence[Event]:
-        return tuple(self._events)
-
-    @property
-    def links(self) -> Sequence[Link]:
-        return tuple(self._links)
-
-    @property
     def resource(self) -> Resource:
         return self._resource
 
-    @property
-    def instrumentation_scope(self) -> Scope:
-        return self._tracer._scope
-
-    @property
-    def instrumentation_info(self) -> None:
-        return None
-
-    @property
-    def dropped_attributes(self) -> int:
-        return self._attributes.dropped
-
     def __repr__(self) -> str:
         return f'RecordedSpan(name="{self._name}", context={self._context})'
-
-    # -- the API (opentelemetry.trace.Span) --
-
-    def is_recording(self) -> bool:
-        return self._end_time is None
-
-    def set_attribute(self, key: str, value: types.AnyValue) -> None:
-        with self._lock:
-            if self._end_time is not None:
-                _log.debug("set_attribute(%r) on the ended span %r is ignored", key, self._name)
-                return
-            self._attributes[key] = value
-
-    def set_attributes(self, attributes: Mapping[str, types.AnyValue]) -> None:
-        with self._lock:
-            if self._end_time is not None:
-                _log.debug("set_attributes on the ended span %r is ignored", self._name)
-                return
-            set_items(self._attributes, attributes)
-
-    def add_event(
-        self,
-        name: str,
-        attributes: types.Attributes = None,
-        timestamp: int | None = None,
-    ) -> None:
-        limits = self._limits
-        bounded = _bounded(limits.max_event_attributes, attributes, limits.max_attribute_length)
-        event = Event(name, bounded, timestamp)
-        with self._lock:
-            if self._end_time is not None:
-                _log.debug("add_event(%r) on the ended span %r is ignored", name, self._name)
-                return
-            maximum = limits.max_events
-            if maximum is not None and len(self._events) >= maximum:
-                self.dropped_events += 1
-                if maximum == 0:
-                    return
-                del self._events[0]  # the newest are kept, as the SDK's bounded deque does
-            self._events.append(event)
-
-    def add_link(self, context: SpanContext, attributes: types.Attributes = None) -> None:
-        if not _is_valid_link(context, attributes):
-            return
-        limits = self._limits
-        link = Link(context, _bounded(limits.max_link_attributes, attributes, limits.max_attribute_length))
-        with self._lock:
-            if self._end_time is not None:
-                _log.debug("add_link on the ended span %r is ignored", self._name)
-                return
-            maximum = limits.max_links
-            if maximum is not None and len(self._links) >= maximum:
-                self.dropped_links += 1
-                if maximum == 0:
-                    return
-                del self._links[0]
-            self._links.append(link)
-
-    def update_name(self, name: str) -> None:
-        with self._lock:
-            if self._end_time is not None:
-                _log.debug("update_name(%r) on the ended span %r is ignored", name, self._name)
-                return
-            self._name = name
-
-    def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
-        with self._lock:
-            if self._end_time is not None:
-                _log.debug("set_status on the ended span %r is ignored", self._name)
-                return
-            # An OK is final; UNSET is never set (the SDK's rules).
-            if self._status.status_code is StatusCode.OK:
-                return
-            if isinstance(status, Status):
-                if status.status_code is StatusCode.UNSET:
-                    return
-                if description is not None:
-                    _log.debug("set_status: description %r ignored beside a Status", description)
-                self._status = status
-            elif isinstance(status, StatusCode):
-                if status is StatusCode.UNSET:
-                    return
-                # Status itself keeps a description only with ERROR.
-                self._status = Status(status, description)
-
-    def record_exception(
-        self,
-        exception: BaseException,
-        attributes: types.Attributes = None,
-        timestamp: int | None = None,
-        escaped: bool = False,
-    ) -> None:
-        event_attributes = exception_attributes(exception, escaped)
-        if attributes:
-            event_attributes.update(attributes)
-        self.add_event("exception", event_attributes, timestamp)
-
-    def end(self, end_time: int | None = None) -> None:
-        with self._lock:
-            if self._end_time is not None:
-                _log.debug("end() on the ended span %r is ignored", self._name)
-                return
-            self._end_time = end_time if end_time is not None else time_ns()
-            self._attributes._immutable = True
-        self._tracer._finish(self)
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_val: BaseException | None,
-        exc_tb: TracebackType | None,
-    ) -> None:
-        if exc_val is not None and self._end_time is None:
-            if self._record_exception:
-                self.record_exception(exc_val, escaped=True)
-            if self._set_status_on_exception:
-                self.set_status(Status(StatusCode.ERROR, f"{type(exc_val).__name__}: {exc_val}"))
-        self.end()
 
 
 # -- tracer and provider ------------------------------------------------------------------------
