@@ -2,10 +2,18 @@
 
 In hand-off delivery the command only records: spans leave as files in the spool and the
 detached shipper exports them. Where the configuration is one the recorder fully supports
-(``_recorder_setup.unsupported_reason``), ``activate`` installs a ``_recorder.RecordingProvider``
-whose spans go to the ``_handoff.HandoffProcessor``, and the command imports nothing of the
-OpenTelemetry SDK (only the shipper does). Otherwise it says why at debug level and returns
-False: the hub then builds the SDK pipeline (``_sdk``) as before.
+(``_recorder_setup.unsupported_reason``), ``activate`` installs lazyotel's recorder, whose
+spans go to the ``_handoff.HandoffProcessor``, and the command imports nothing of the
+OpenTelemetry SDK (only the shipper does):
+
+- ``_lite``'s provider where nothing has imported the OpenTelemetry API yet: not even the API
+  is imported. ``promote`` (an import hook on ``opentelemetry.trace``) hands the run to
+- ``_recorder``'s provider, on the API, as soon as something needs OpenTelemetry; it records
+  from the start where the API was imported before the first span.
+
+Otherwise it says why at debug level and returns False: the hub then builds the SDK pipeline
+(``_sdk``) as before. ``light_instrumentor`` and ``LiteKit`` give httpx lazyotel's own
+instrumentation (``_httpx``) in the runs the recorder records.
 
 A pipeline: imported by the hub only, never importing it, nor ``_sdk`` (what it needs is passed in).
 """
