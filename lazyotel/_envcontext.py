@@ -219,7 +219,7 @@ def _client(args: Any) -> Any:
 
 def _end_client_span(span: Any, returncode: int | None, exc: BaseException | None = None) -> None:
     try:
-        _, Status, StatusCode = _statuses(span)
+        _, Status, StatusCode = _lite.statuses(span)
         if exc is not None:  # the child never started (no such program...)
             span.record_exception(exc)
             span.set_attribute("error.type", type(exc).__qualname__)
@@ -232,15 +232,6 @@ def _end_client_span(span: Any, returncode: int | None, exc: BaseException | Non
         span.end()
     except Exception:  # noqa: BLE001, S110 - never reaches the caller
         pass
-
-
-def _statuses(span: Any) -> Any:
-    own = getattr(span, "STATUSES", None)  # _lite's spans: no import
-    if own is not None:
-        return own
-    from opentelemetry.trace import Status, StatusCode
-
-    return None, Status, StatusCode
 
 
 def _ended(popen: Any) -> None:

@@ -1138,6 +1138,25 @@ class Provider:
 SPAN_TYPES = (Span, NonRecordingSpan)
 
 
+class _ApiStatuses:
+    made: Any = None
+
+
+def statuses(span: Any) -> tuple[Any, Any, Any]:
+    """(an OK status, ``Status``, ``StatusCode``) for ``span``: this module's for its spans (no
+    import), the API's for the others (imported once)."""
+    own = getattr(span, "STATUSES", None)
+    if own is not None:
+        return own  # type: ignore[no-any-return]
+    made = _ApiStatuses.made
+    if made is None:
+        from opentelemetry.trace import Status as ApiStatus
+        from opentelemetry.trace import StatusCode as ApiStatusCode
+
+        made = _ApiStatuses.made = (ApiStatus(ApiStatusCode.OK), ApiStatus, ApiStatusCode)
+    return made  # type: ignore[no-any-return]
+
+
 def recording() -> bool:
     """Whether this module's provider records the run now (not promoted, not shut down)."""
     return type(RUNTIME.own) is Provider

@@ -8,6 +8,7 @@ Nothing here raises into the command: a fault is one warning (``fault``).
 
 from __future__ import annotations
 
+from . import _lite
 from ._config import SETTINGS
 from ._log import describe, fault
 from ._values import MAX_NODES, bounded_text, encoder, int_value, json_ready, type_name
@@ -63,23 +64,6 @@ def result_attributes(result: Any, hook: Callable[[Any], Any] | None) -> dict[st
     return {}
 
 
-_status: Any = None
-
-
-def _statuses(span: Any) -> Any:
-    """(``Status(OK)``, ``Status``, ``StatusCode``) for ``span``: ``_lite``'s spans carry their
-    own (no import); for others the API's, imported once on the active path."""
-    own = getattr(span, "STATUSES", None)
-    if own is not None:
-        return own
-    global _status
-    if _status is None:
-        from opentelemetry.trace import Status, StatusCode
-
-        _status = (Status(StatusCode.OK), Status, StatusCode)
-    return _status
-
-
 def record_result(span: Any, result: Any, hook: Callable[[Any], Any] | None) -> None:
     """End the span of a call that returned ``result``. Never raises.
 
@@ -91,7 +75,7 @@ def record_result(span: Any, result: Any, hook: Callable[[Any], Any] | None) -> 
         extra = result_attributes(result, hook)
         span.set_attributes({"process.exit.code": 0, **extra})
         if SETTINGS.ok_status:
-            span.set_status(_statuses(span)[0])
+            span.set_status(_lite.statuses(span)[0])
     except Exception as exc:  # noqa: BLE001 - contract: telemetry never breaks the command
         fault(exc)
     _end(span)
@@ -108,7 +92,7 @@ def record_exception(span: Any, exc: BaseException) -> None:
     exception event; ``GeneratorExit`` (a generator closed early) sets nothing.
     """
     try:
-        ok, status, code_of = _statuses(span)
+        ok, status, code_of = _lite.statuses(span)
         kind, code = outcome(exc)
         if kind == "exit":
             if code == 0:
