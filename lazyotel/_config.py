@@ -452,6 +452,13 @@ def package_installed(path: str) -> bool:
     return any(os.path.isdir(os.path.join(entry or ".", path)) for entry in sys.path)
 
 
+def contrib_instrumentor_installed(module: str) -> bool:
+    """Whether the contrib layout's instrumentor of ``module`` is installed: its entry point
+    is called like the module, and it lives in ``opentelemetry/instrumentation/<module>``
+    (looked for on disk: nothing imported, no entry-point scan)."""
+    return package_installed(f"opentelemetry/instrumentation/{module}")
+
+
 #: Where the environment names the OTLP protocol, the signal-specific variable first.
 PROTOCOL_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
 

@@ -83,9 +83,7 @@ def _arm_one(name: str, generation: int) -> bool:
     try:
         module = _module_named(name)
         modules: list[str] | None = [module] if module else None
-        # The contrib layout, checked without importing anything: the entry point is called
-        # like the module, and the instrumentor lives in opentelemetry/instrumentation/<module>.
-        if module is None or not _config.package_installed(f"opentelemetry/instrumentation/{module}"):
+        if module is None or not _config.contrib_instrumentor_installed(module):
             found = _entry_point(name)
             if found is None:
                 return False

@@ -577,6 +577,31 @@ class SpanCore:
     dropped_events: int
     dropped_links: int
 
+    def _start(  # noqa: PLR0917 - positional: it is the hot path
+        self,
+        tracer: Any,
+        name: str,
+        attributes: Any,
+        start_time: int | None,
+        record_exception: bool,
+        set_status_on_exception: bool,
+        status: Any,
+    ) -> None:
+        """What every recording span starts with; ``attributes`` already bounded."""
+        self._tracer = tracer
+        self._name = name
+        self._record_exception = record_exception
+        self._set_status_on_exception = set_status_on_exception
+        self._lock = _thread.allocate_lock()
+        self._status = status
+        self._end_time = None
+        self._attributes = attributes
+        self._events = []
+        self.dropped_events = 0
+        self._links = []
+        self.dropped_links = 0
+        self._start_time = start_time if start_time is not None else time_ns()
+
     # -- the read surface (SDK ReadableSpan) --
 
     @property
@@ -692,7 +717,7 @@ class SpanCore:
         from opentelemetry.trace import Link
 
         if not (context and (context.is_valid or (attributes or context.trace_state))):
-            return
+            return  # the SDK's rule: an invalid context is kept only with attributes or a trace state
         limits = self._tracer._limits
         link = Link(context, bounded(limits.max_link_attributes, attributes, limits.max_attribute_length))
         with self._lock:
@@ -788,25 +813,22 @@ class Span(SpanCore):
         set_status_on_exception: bool,
     ) -> None:
         limits = tracer._limits
-        self._tracer = tracer
         self.resource = tracer._provider._resource  # fixed at start, as the SDK's spans keep theirs
-        self._name = name
         self.context = context
         self.parent = parent
         self.kind = kind
-        self._record_exception = record_exception
-        self._set_status_on_exception = set_status_on_exception
-        self._lock = _thread.allocate_lock()
-        self._status: Any = UNSET_STATUS
-        self._end_time: int | None = None
-        self._attributes = bounded(
+        bounded_attributes = bounded(
             limits.max_span_attributes, attributes, limits.max_span_attribute_length, immutable=False
         )
-        self._events: list[Event] = []
-        self.dropped_events = 0
-        self._links: list[Any] = []
-        self.dropped_links = 0
-        self._start_time = start_time if start_time is not None else time_ns()
+        self._start(
+            tracer,
+            name,
+            bounded_attributes,
+            start_time,
+            record_exception,
+            set_status_on_exception,
+            UNSET_STATUS,
+        )
 
     def get_span_context(self) -> Any:
         """The API's ``SpanContext`` (imports the API, which promotes the run to it)."""

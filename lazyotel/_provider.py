@@ -217,7 +217,7 @@ class _Deferred:
         for name in names:
             if not name.isidentifier() or name in sys.modules:
                 return False
-            if not _config.package_installed(f"opentelemetry/instrumentation/{name}"):
+            if not _config.contrib_instrumentor_installed(name):
                 return False  # resolved by entry point, or missing: _instrument says which
         from . import _hook
 

@@ -21,7 +21,6 @@ import logging  # noqa: TID253 - the OpenTelemetry API imports it anyway
 import os
 import threading  # noqa: TID253 - the OpenTelemetry API imports it anyway
 from collections.abc import Mapping, Sequence
-from time import time_ns
 from typing import TYPE_CHECKING, Any, Callable  # noqa: TID253 - the API imports it anyway
 
 from opentelemetry import trace as trace_api  # noqa: TID253 - this module is the API's implementation
@@ -109,11 +108,6 @@ def _bounded(
     return bounded
 
 
-def _is_valid_link(context: SpanContext, attributes: types.Attributes) -> bool:
-    # The SDK's rule: an invalid context is kept only with attributes or a trace state.
-    return bool(context and (context.is_valid or (attributes or context.trace_state)))
-
-
 _UNSET = Status(StatusCode.UNSET)
 # W3C Trace Context level 2's random-trace-id flag, set by SDK 1.4x; older APIs lack it, and
 # their SDKs never set it.
@@ -149,41 +143,20 @@ class RecordedSpan(SpanCore, trace_api.Span):
         set_status_on_exception: bool,
     ) -> None:
         limits = tracer._limits
-        self._tracer = tracer
         self._resource = tracer._resource  # fixed at start, as the SDK's spans keep theirs
         self._limits = limits
-        self._name = name
         self._context = context
         self._parent = parent
         self._kind = kind
-        self._record_exception = record_exception
-        self._set_status_on_exception = set_status_on_exception
-        self._lock = threading.Lock()
-        self._status = _UNSET
-        self._end_time: int | None = None
-        self._attributes = _bounded(
+        bounded_attributes = _bounded(
             limits.max_span_attributes, attributes, limits.max_span_attribute_length, immutable=False
         )
-        self._events: list[Event] = []
-        self.dropped_events = 0
-        self._links: list[Link] = []
-        self.dropped_links = 0
-        if links:
-            kept = [
-                Link(
-                    link.context,
-                    _bounded(limits.max_link_attributes, link.attributes, limits.max_attribute_length),
-                )
-                for link in links
-                if link and _is_valid_link(link.context, link.attributes)
-            ]
-            maximum = limits.max_links
-            if maximum is not None and len(kept) > maximum:
-                # The SDK keeps the newest links (a bounded deque drops from the front).
-                self.dropped_links = len(kept) - maximum
-                kept = kept[len(kept) - maximum :]
-            self._links = kept
-        self._start_time = start_time if start_time is not None else time_ns()
+        self._start(
+            tracer, name, bounded_attributes, start_time, record_exception, set_status_on_exception, _UNSET
+        )
+        for link in links:
+            if link:  # the SDK's rules: invalid ones dropped, the newest kept past the limit
+                self.add_link(link.context, link.attributes)
 
     _STATUS = (Status, StatusCode.ERROR)
 
